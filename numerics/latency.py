@@ -1,0 +1,127 @@
+"""Latency, round time and goodput of an operating point (MODEL.md section 2).
+
+    h_k(beta)  = t_k + s_k / r_k(beta)                     per-token latency
+    T_v(n)     = v0 + v1 n,  n = sum_k (L_k + 1) (ragged) or K (max_k L_k + 1) (padded)
+    T          = max_k L_k h_k(beta_k) + T_v(n) + T_o      round time
+    G          = sum_k A(alpha_k, L_k) / T                  sum token goodput
+
+Symbolic source: :mod:`theory.latency`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .channel import rate
+from .scenario import Scenario
+from .tokens import expected_tokens, expected_tokens_positional
+
+__all__ = [
+    "per_token_latency",
+    "verification_latency",
+    "batch_size",
+    "drafting_time",
+    "tokens_per_round",
+    "round_time",
+    "goodput",
+    "check_point",
+]
+
+#: slack allowed on sum(beta) <= 1 for round-off
+BAND_SLACK = 1e-12
+
+
+def check_point(scenario: Scenario, L, beta, continuous: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Validate an operating point and return (L, beta) as float64 arrays of length K.
+
+    Raises ``ValueError`` (naming the field and the value) for: wrong lengths, L outside
+    [0, max_draft] or not an integer (unless ``continuous``), beta negative or not finite,
+    sum(beta) > 1 + 1e-12, and beta_k = 0 for a user with s_k > 0 and L_k > 0.
+    """
+    K = scenario.n_users
+    L = np.asarray(L, dtype=np.float64)
+    beta = np.asarray(beta, dtype=np.float64)
+    if L.ndim == 0:
+        L = np.full(K, float(L))
+    if beta.ndim == 0:
+        beta = np.full(K, float(beta))
+    if L.shape != (K,):
+        raise ValueError(f"L must be a scalar or have length K={K}, got shape {L.shape}")
+    if beta.shape != (K,):
+        raise ValueError(f"beta must be a scalar or have length K={K}, got shape {beta.shape}")
+    bad = ~((L >= 0) & (L <= scenario.max_draft))
+    if bad.any():
+        raise ValueError(f"L must lie in [0, max_draft={scenario.max_draft}], got {float(L[bad][0])!r}")
+    if not continuous and np.any(L != np.round(L)):
+        raise ValueError(f"L must be integers, got {float(L[L != np.round(L)][0])!r}")
+    bad = ~((beta >= 0) & np.isfinite(beta))
+    if bad.any():
+        raise ValueError(f"beta must be finite and >= 0, got {float(beta[bad][0])!r}")
+    if beta.sum() > 1 + BAND_SLACK:
+        raise ValueError(f"beta must sum to at most 1, got sum {float(beta.sum())!r}")
+    starved = (beta == 0) & (scenario.bits_per_token > 0) & (L > 0)
+    if starved.any():
+        k = int(np.flatnonzero(starved)[0])
+        raise ValueError(f"beta[{k}] = 0 but user {k} uploads (s_k > 0, L_k = {L[k]:g} > 0)")
+    return L, beta
+
+
+def per_token_latency(scenario: Scenario, beta) -> np.ndarray:
+    """h_k(beta_k) = t_k + s_k / r_k(beta_k); +inf where beta_k = 0 and s_k > 0."""
+    beta = np.asarray(beta, dtype=np.float64)
+    r = rate(scenario.rate_model, beta, scenario.bandwidth_hz, scenario.channel)
+    s = scenario.bits_per_token
+    with np.errstate(divide="ignore"):
+        up = np.where(s > 0, s / np.where(r > 0, r, 0.0), 0.0)
+    return scenario.t_draft + up
+
+
+def drafting_time(scenario: Scenario, L, beta) -> np.ndarray:
+    """Per-user drafting-plus-upload time L_k h_k(beta_k) (0 for L_k = 0)."""
+    L = np.asarray(L, dtype=np.float64)
+    h = per_token_latency(scenario, beta)
+    return np.where(L > 0, L * np.where(np.isfinite(h), h, 0.0), 0.0) + np.where((L > 0) & ~np.isfinite(h), np.inf, 0.0)
+
+
+def batch_size(scenario: Scenario, L) -> float:
+    """Tokens in the verification batch: sum_k (L_k + 1) or K (max_k L_k + 1)."""
+    L = np.broadcast_to(np.asarray(L, dtype=np.float64), (scenario.n_users,))
+    if scenario.batching == "ragged":
+        return float(np.sum(L + 1.0))
+    return float(scenario.n_users * (np.max(L) + 1.0))
+
+
+def verification_latency(scenario: Scenario, L) -> float:
+    """T_v(n) = v0 + v1 n for the batch of draft lengths L."""
+    return scenario.v0 + scenario.v1 * batch_size(scenario, L)
+
+
+def tokens_per_round(scenario: Scenario, L) -> np.ndarray:
+    """A(alpha_k, L_k) per user; position-dependent profiles use ``expected_tokens_positional``."""
+    L = np.broadcast_to(np.asarray(L, dtype=np.float64), (scenario.n_users,))
+    if scenario.positional:
+        return expected_tokens_positional(scenario.alpha, L)
+    return expected_tokens(scenario.alpha, L)
+
+
+def round_time(scenario: Scenario, L, beta, continuous: bool = False) -> float:
+    """T = max_k L_k h_k(beta_k) + T_v(n) + T_o for a feasible point (validated).
+
+    Examples
+    --------
+    >>> s = Scenario(alpha=0.8, t_draft=0.01, bits_per_token=100, bandwidth_hz=1e4,
+    ...              spectral_efficiency=1.0, v0=0.1)
+    >>> round(round_time(s, 4, 1.0), 12)   # 4 (0.01 + 0.01) + 0.1
+    0.18
+    """
+    L, beta = check_point(scenario, L, beta, continuous)
+    return float(np.max(drafting_time(scenario, L, beta)) + verification_latency(scenario, L) + scenario.overhead)
+
+
+def goodput(scenario: Scenario, L, beta, continuous: bool = False) -> float:
+    """Sum token goodput G = sum_k A(alpha_k, L_k) / T [tokens/s] for a feasible point."""
+    L, beta = check_point(scenario, L, beta, continuous)
+    T = round_time(scenario, L, beta, continuous)
+    if T <= 0:
+        raise ValueError(f"round time is {T!r}: v0, overhead and the drafting times are all zero")
+    return float(np.sum(tokens_per_round(scenario, L)) / T)

@@ -1,0 +1,57 @@
+"""The result type of every solver and baseline (MODEL.md section 6)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Solution"]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Solution:
+    """An operating point (L, beta) with its goodput and optimality certificate.
+
+    Attributes
+    ----------
+    name : str
+        Which solver or baseline produced it ('homogeneous', 'heterogeneous', 'equal-best', ...).
+    draft_lengths : ndarray of int, shape (K,)
+        L_k.
+    bandwidth : ndarray, shape (K,)
+        Band shares beta_k, sum <= 1.
+    goodput : float
+        Sum token goodput G [tokens/s].
+    round_time : float
+        T [s].
+    upper_bound : float
+        An upper bound on the optimal goodput of the solver's problem (the continuous
+        relaxation for integer solves; the goodput itself for exact solves).
+    gap : float
+        Relative gap (upper_bound - goodput) / upper_bound, >= 0.
+    multipliers : dict
+        Multipliers and auxiliary optima the solver found (theta, lambda, tau, ...).
+    """
+
+    name: str
+    draft_lengths: np.ndarray
+    bandwidth: np.ndarray
+    goodput: float
+    round_time: float
+    upper_bound: float
+    gap: float
+    multipliers: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        def conv(v: Any) -> Any:
+            if isinstance(v, np.ndarray):
+                return v.tolist()
+            if isinstance(v, (np.floating, np.integer)):
+                return v.item()
+            if isinstance(v, dict):
+                return {k: conv(x) for k, x in v.items()}
+            return v
+        return {f.name: conv(getattr(self, f.name)) for f in dataclasses.fields(self)}

@@ -1,0 +1,204 @@
+"""Accepted draft tokens per round (MODEL.md section 2, "Acceptance").
+
+Each draft token is accepted with probability alpha, independently, until the first
+rejection; N is the number of accepted draft tokens out of L (a truncated geometric law):
+
+    P(N = n) = alpha^n (1 - alpha)  for n < L,      P(N = L) = alpha^L.
+
+Symbolic source: :mod:`theory.tokens` (derived there by SymPy summation, tied to these
+functions by ``tests/test_tokens.py``).
+
+Numerics: 1 - alpha^L is evaluated as -expm1(L log(alpha)) and 1 - alpha is exact in
+binary floating point for alpha >= 1/2, so the closed forms keep full relative precision
+for alpha within 1e-12 of 0 or 1 and for L in the thousands (no cancellation, no overflow).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "expected_tokens",
+    "expected_accepted",
+    "marginal_tokens",
+    "accepted_pmf",
+    "accepted_variance",
+    "expected_tokens_positional",
+]
+
+
+def _check_alpha(alpha: np.ndarray, name: str = "alpha", allow_one: bool = True) -> None:
+    ok = (alpha >= 0) & ((alpha <= 1) if allow_one else (alpha < 1))
+    if not np.all(ok):
+        bad = alpha[~ok].flat[0] if alpha.ndim else alpha
+        rng = "[0, 1]" if allow_one else "[0, 1)"
+        raise ValueError(f"{name} must lie in {rng}, got {float(bad)!r}")
+
+
+def _check_length(L: np.ndarray, name: str = "L") -> None:
+    ok = (L >= 0) & np.isfinite(L)
+    if not np.all(ok):
+        bad = L[~ok].flat[0] if L.ndim else L
+        raise ValueError(f"{name} must be finite and >= 0, got {float(bad)!r}")
+
+
+def _one_minus_pow(alpha: np.ndarray, L: np.ndarray) -> np.ndarray:
+    """1 - alpha**L without cancellation: -expm1(L log alpha); alpha = 0 -> 1 (L > 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = L * np.log(alpha)  # alpha = 0 gives -inf (L > 0) or nan (L = 0)
+        out = -np.expm1(x)
+    out = np.where(L == 0, 0.0, out)
+    return np.where((alpha == 0) & (L > 0), 1.0, out)
+
+
+def expected_accepted(alpha, L):
+    r"""Expected accepted draft tokens :math:`E[N] = \alpha (1 - \alpha^L) / (1 - \alpha)`.
+
+    Parameters
+    ----------
+    alpha : array_like
+        Acceptance probability in [0, 1]; alpha = 1 gives the limit L.
+    L : array_like
+        Draft length >= 0 (real values give the continuous relaxation).
+
+    Returns
+    -------
+    ndarray (float64), broadcast of the inputs.
+
+    Raises
+    ------
+    ValueError
+        alpha outside [0, 1], L negative or not finite (NaN included).
+
+    Examples
+    --------
+    >>> float(expected_accepted(0.5, 2))
+    0.75
+    """
+    a = np.asarray(alpha, dtype=np.float64)
+    L = np.asarray(L, dtype=np.float64)
+    _check_alpha(a)
+    _check_length(L)
+    one = a == 1
+    a_safe = np.where(one, 0.5, a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        val = a_safe * _one_minus_pow(a_safe, L) / (1.0 - a_safe)
+    return np.where(one, L + 0.0 * a, val)[()]
+
+
+def expected_tokens(alpha, L):
+    r"""Tokens produced per round :math:`A(\alpha, L) = (1 - \alpha^{L+1}) / (1 - \alpha) = 1 + E[N]`.
+
+    Limits: A = 1 at alpha = 0 and A = L + 1 at alpha = 1. Increasing and concave in L,
+    increasing in alpha (see :func:`theory.tokens.tokens_per_round`).
+
+    Examples
+    --------
+    >>> float(expected_tokens(0.5, 2))
+    1.75
+    >>> float(expected_tokens(0.0, 1000)), float(expected_tokens(1.0, 7))
+    (1.0, 8.0)
+    """
+    return (1.0 + np.asarray(expected_accepted(alpha, L)))[()]
+
+
+def marginal_tokens(alpha, L):
+    r"""Derivative in L of the continuous relaxation: :math:`A'(L) = -\alpha^{L+1} \ln\alpha / (1 - \alpha)`.
+
+    Positive, decreasing in L (A is concave) and increasing in alpha at fixed L (D4).
+    At alpha = 0 it is 0 and at alpha = 1 it is 1 (the limits).
+
+    Examples
+    --------
+    >>> round(float(marginal_tokens(0.5, 0)), 12)
+    0.693147180560
+    """
+    a = np.asarray(alpha, dtype=np.float64)
+    L = np.asarray(L, dtype=np.float64)
+    _check_alpha(a)
+    _check_length(L)
+    one = a == 1
+    zero = a == 0
+    a_safe = np.where(one | zero, 0.5, a)
+    val = np.exp((L + 1.0) * np.log(a_safe)) * (-np.log(a_safe)) / (1.0 - a_safe)
+    return np.where(one, 1.0, np.where(zero, 0.0, val))[()]
+
+
+def accepted_pmf(alpha, L: int) -> np.ndarray:
+    """The pmf of N over n = 0..L (truncated geometric); the last axis indexes n.
+
+    Examples
+    --------
+    >>> accepted_pmf(0.5, 2).tolist()
+    [0.5, 0.25, 0.25]
+    """
+    a = np.asarray(alpha, dtype=np.float64)
+    _check_alpha(a)
+    if isinstance(L, bool) or int(L) != L or L < 0:
+        raise ValueError(f"L must be an integer >= 0, got {L!r}")
+    L = int(L)
+    n = np.arange(L + 1, dtype=np.float64)
+    a_ = a[..., None]
+    with np.errstate(divide="ignore"):
+        pw = np.where(n == 0, 1.0, np.exp(n * np.log(np.where(a_ == 0, 1.0, a_))))
+    pw = np.where((a_ == 0) & (n > 0), 0.0, pw)
+    pmf = pw * (1.0 - a_)
+    pmf[..., L] = pw[..., L]
+    return pmf
+
+
+def accepted_variance(alpha, L: int):
+    r"""Variance of N, :math:`\sum_n P(N=n)(n - E[N])^2`.
+
+    Evaluated as the centred sum over the pmf (O(L) per element, no cancellation: every term
+    is non-negative), which keeps relative precision where the closed form of
+    :func:`theory.tokens.accepted_variance` cancels catastrophically (alpha near 0 or 1).
+
+    Examples
+    --------
+    >>> float(accepted_variance(0.5, 1))
+    0.25
+    """
+    a = np.asarray(alpha, dtype=np.float64)
+    pmf = accepted_pmf(a, L)
+    mean = np.asarray(expected_accepted(a, L))[..., None]
+    n = np.arange(int(L) + 1, dtype=np.float64)
+    return np.sum(pmf * (n - mean) ** 2, axis=-1)[()]
+
+
+def expected_tokens_positional(alphas, L):
+    r"""Tokens per round with position-dependent acceptance: :math:`A = 1 + \sum_{i \le L} \prod_{j \le i} \alpha_j`.
+
+    Parameters
+    ----------
+    alphas : array_like, shape (..., M)
+        alpha_1..alpha_M along the last axis, each in [0, 1].
+    L : array_like, broadcast against ``alphas[..., 0]``
+        Draft length in [0, M]; a real L interpolates linearly between integers (the
+        continuous relaxation used by the solvers).
+
+    Examples
+    --------
+    >>> float(expected_tokens_positional([0.5, 0.5, 0.5], 2))  # = expected_tokens(0.5, 2)
+    1.75
+    """
+    al = np.asarray(alphas, dtype=np.float64)
+    if al.ndim == 0:
+        raise ValueError("alphas must have a last axis of positions, got a scalar")
+    _check_alpha(al, "alphas")
+    L = np.asarray(L, dtype=np.float64)
+    _check_length(L)
+    M = al.shape[-1]
+    if np.any(L > M):
+        raise ValueError(f"L must be <= {M} (the profile length), got {float(np.max(L))!r}")
+    # cumulative sums S_i = sum_{m <= i} prod_{j <= m} alpha_j, with S_0 = 0
+    S = np.concatenate([np.zeros(al.shape[:-1] + (1,)), np.cumsum(np.cumprod(al, axis=-1), axis=-1)], axis=-1)
+    shape = np.broadcast_shapes(S.shape[:-1], L.shape)
+    S = np.broadcast_to(S, shape + (M + 1,))
+    Lb = np.broadcast_to(L, shape)
+    lo = np.floor(Lb).astype(np.int64)
+    hi = np.minimum(lo + 1, M)
+    frac = Lb - lo
+    s_lo = np.take_along_axis(S, lo[..., None], axis=-1)[..., 0]
+    s_hi = np.take_along_axis(S, hi[..., None], axis=-1)[..., 0]
+    return (1.0 + s_lo + frac * (s_hi - s_lo))[()]
