@@ -111,7 +111,7 @@ def marginal_tokens(alpha, L):
     Examples
     --------
     >>> round(float(marginal_tokens(0.5, 0)), 12)
-    0.693147180560
+    0.69314718056
     """
     a = np.asarray(alpha, dtype=np.float64)
     L = np.asarray(L, dtype=np.float64)
