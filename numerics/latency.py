@@ -39,19 +39,12 @@ def check_point(scenario: Scenario, L, beta, continuous: bool = False) -> tuple[
     sum(beta) > 1 + 1e-12, and beta_k = 0 for a user with s_k > 0 and L_k > 0.
     """
     K = scenario.n_users
-    L = np.asarray(L, dtype=np.float64)
+    L = _lengths(scenario, L)
     beta = np.asarray(beta, dtype=np.float64)
-    if L.ndim == 0:
-        L = np.full(K, float(L))
     if beta.ndim == 0:
         beta = np.full(K, float(beta))
-    if L.shape != (K,):
-        raise ValueError(f"L must be a scalar or have length K={K}, got shape {L.shape}")
     if beta.shape != (K,):
         raise ValueError(f"beta must be a scalar or have length K={K}, got shape {beta.shape}")
-    bad = ~((L >= 0) & (L <= scenario.max_draft))
-    if bad.any():
-        raise ValueError(f"L must lie in [0, max_draft={scenario.max_draft}], got {float(L[bad][0])!r}")
     if not continuous and np.any(L != np.round(L)):
         raise ValueError(f"L must be integers, got {float(L[L != np.round(L)][0])!r}")
     bad = ~((beta >= 0) & np.isfinite(beta))
@@ -67,13 +60,20 @@ def check_point(scenario: Scenario, L, beta, continuous: bool = False) -> tuple[
 
 
 def per_token_latency(scenario: Scenario, beta) -> np.ndarray:
-    """h_k(beta_k) = t_k + s_k / r_k(beta_k); +inf where beta_k = 0 and s_k > 0."""
+    """h_k(beta_k) = t_k + s_k / r_k(beta_k); +inf where beta_k = 0 and s_k > 0, t_k where s_k = 0.
+
+    Symbolic source: :func:`theory.latency.per_token_latency`.
+
+    Raises
+    ------
+    ValueError
+        beta negative or not finite (from :func:`numerics.channel.rate`).
+    """
     beta = np.asarray(beta, dtype=np.float64)
     r = rate(scenario.rate_model, beta, scenario.bandwidth_hz, scenario.channel)
     s = scenario.bits_per_token
-    with np.errstate(divide="ignore"):
-        up = np.where(s > 0, s / np.where(r > 0, r, 0.0), 0.0)
-    return scenario.t_draft + up
+    up = np.where(r > 0, s / np.where(r > 0, r, 1.0), np.inf)  # s / r, r = 0 -> inf
+    return scenario.t_draft + np.where(s > 0, up, 0.0)
 
 
 def drafting_time(scenario: Scenario, L, beta) -> np.ndarray:
@@ -83,22 +83,48 @@ def drafting_time(scenario: Scenario, L, beta) -> np.ndarray:
     return np.where(L > 0, L * np.where(np.isfinite(h), h, 0.0), 0.0) + np.where((L > 0) & ~np.isfinite(h), np.inf, 0.0)
 
 
+def _lengths(scenario: Scenario, L) -> np.ndarray:
+    """L as a float64 array of length K (a scalar broadcasts); ValueError unless in [0, max_draft]."""
+    K = scenario.n_users
+    L = np.asarray(L, dtype=np.float64)
+    if L.ndim == 0:
+        L = np.full(K, float(L))
+    if L.shape != (K,):
+        raise ValueError(f"L must be a scalar or have length K={K}, got shape {L.shape}")
+    bad = ~((L >= 0) & (L <= scenario.max_draft))
+    if bad.any():
+        raise ValueError(f"L must lie in [0, max_draft={scenario.max_draft}], got {float(L[bad][0])!r}")
+    return L
+
+
 def batch_size(scenario: Scenario, L) -> float:
-    """Tokens in the verification batch: sum_k (L_k + 1) or K (max_k L_k + 1)."""
-    L = np.broadcast_to(np.asarray(L, dtype=np.float64), (scenario.n_users,))
+    """Tokens in the verification batch: sum_k (L_k + 1) (ragged) or K (max_k L_k + 1) (padded).
+
+    Symbolic source: :func:`theory.latency.batch_size`. Raises ``ValueError`` for L of the
+    wrong length or outside [0, max_draft].
+    """
+    L = _lengths(scenario, L)
     if scenario.batching == "ragged":
         return float(np.sum(L + 1.0))
     return float(scenario.n_users * (np.max(L) + 1.0))
 
 
 def verification_latency(scenario: Scenario, L) -> float:
-    """T_v(n) = v0 + v1 n for the batch of draft lengths L."""
+    """T_v(n) = v0 + v1 n for the batch of draft lengths L (:func:`theory.latency.verification_latency`).
+
+    Examples
+    --------
+    >>> s = Scenario(alpha=0.8, t_draft=0.01, bits_per_token=100, bandwidth_hz=1e4,
+    ...              spectral_efficiency=1.0, v0=0.1, v1=0.01, batching='padded')
+    >>> round(verification_latency(s, 4), 12)   # 0.1 + 0.01 * 1 * (4 + 1)
+    0.15
+    """
     return scenario.v0 + scenario.v1 * batch_size(scenario, L)
 
 
 def tokens_per_round(scenario: Scenario, L) -> np.ndarray:
     """A(alpha_k, L_k) per user; position-dependent profiles use ``expected_tokens_positional``."""
-    L = np.broadcast_to(np.asarray(L, dtype=np.float64), (scenario.n_users,))
+    L = _lengths(scenario, L)
     if scenario.positional:
         return expected_tokens_positional(scenario.alpha, L)
     return expected_tokens(scenario.alpha, L)
@@ -106,6 +132,23 @@ def tokens_per_round(scenario: Scenario, L) -> np.ndarray:
 
 def round_time(scenario: Scenario, L, beta, continuous: bool = False) -> float:
     """T = max_k L_k h_k(beta_k) + T_v(n) + T_o for a feasible point (validated).
+
+    Symbolic source: :func:`theory.latency.round_time`.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    L : int or array_like (K,)
+        Draft lengths in [0, max_draft]; integers unless ``continuous``.
+    beta : float or array_like (K,)
+        Band shares, >= 0, summing to at most 1 + 1e-12.
+    continuous : bool
+        Accept real draft lengths (the continuous relaxation of the solvers).
+
+    Raises
+    ------
+    ValueError
+        For an infeasible point (see :func:`check_point`), naming the field and the value.
 
     Examples
     --------
@@ -119,9 +162,27 @@ def round_time(scenario: Scenario, L, beta, continuous: bool = False) -> float:
 
 
 def goodput(scenario: Scenario, L, beta, continuous: bool = False) -> float:
-    """Sum token goodput G = sum_k A(alpha_k, L_k) / T [tokens/s] for a feasible point."""
+    """Sum token goodput G = sum_k A(alpha_k, L_k) / T [tokens/s] for a feasible point.
+
+    Symbolic source: :func:`theory.latency.goodput`; A from :func:`numerics.expected_tokens`
+    (or :func:`numerics.expected_tokens_positional` for a position-dependent profile).
+    Arguments as for :func:`round_time`.
+
+    Raises
+    ------
+    ValueError
+        For an infeasible point (see :func:`check_point`), or a round time of 0 (v0, v1,
+        the overhead and every drafting time zero: the goodput would be infinite).
+
+    Examples
+    --------
+    >>> s = Scenario(alpha=0.5, t_draft=0.01, bits_per_token=100, bandwidth_hz=1e4,
+    ...              spectral_efficiency=1.0, v0=0.1)
+    >>> round(goodput(s, 2, 1.0), 12)   # A = 1.75 tokens in 2 (0.01 + 0.01) + 0.1 = 0.14 s
+    12.5
+    """
     L, beta = check_point(scenario, L, beta, continuous)
     T = round_time(scenario, L, beta, continuous)
     if T <= 0:
-        raise ValueError(f"round time is {T!r}: v0, overhead and the drafting times are all zero")
+        raise ValueError(f"round time is {T!r}: v0, v1, overhead and the drafting times are all zero")
     return float(np.sum(tokens_per_round(scenario, L)) / T)

@@ -263,3 +263,26 @@ class Scenario:
         return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
     __hash__ = object.__hash__
+
+    # ------------------------------------------------------------------ presets
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> "Scenario":
+        """A cited preset scenario (see :mod:`numerics.presets`), with optional field overrides.
+
+        ``n_users=K`` cycles the preset's users to K users.
+
+        Examples
+        --------
+        >>> Scenario.preset('default').n_users
+        8
+        """
+        from .presets import preset  # lazy: presets imports this module
+
+        return preset(name, **overrides)
+
+    @classmethod
+    def preset_names(cls) -> tuple[str, ...]:
+        """Names accepted by :meth:`preset`."""
+        from .presets import preset_names
+
+        return preset_names()

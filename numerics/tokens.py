@@ -89,8 +89,10 @@ def expected_accepted(alpha, L):
 def expected_tokens(alpha, L):
     r"""Tokens produced per round :math:`A(\alpha, L) = (1 - \alpha^{L+1}) / (1 - \alpha) = 1 + E[N]`.
 
+    Arguments and errors as for :func:`expected_accepted` (alpha in [0, 1], L >= 0 real).
     Limits: A = 1 at alpha = 0 and A = L + 1 at alpha = 1. Increasing and concave in L,
-    increasing in alpha (see :func:`theory.tokens.tokens_per_round`).
+    increasing in alpha (derived in :func:`theory.tokens.expected_tokens`; the sign facts are
+    :func:`theory.tokens.increasing_in_L`, ``concave_in_L``, ``increasing_in_alpha``).
 
     Examples
     --------
@@ -106,7 +108,13 @@ def marginal_tokens(alpha, L):
     r"""Derivative in L of the continuous relaxation: :math:`A'(L) = -\alpha^{L+1} \ln\alpha / (1 - \alpha)`.
 
     Positive, decreasing in L (A is concave) and increasing in alpha at fixed L (D4).
-    At alpha = 0 it is 0 and at alpha = 1 it is 1 (the limits).
+    At alpha = 0 it is 0 and at alpha = 1 it is 1 (the limits). Symbolic source:
+    :func:`theory.tokens.marginal_tokens`.
+
+    Raises
+    ------
+    ValueError
+        alpha outside [0, 1] or NaN; L negative or not finite.
 
     Examples
     --------
@@ -120,12 +128,20 @@ def marginal_tokens(alpha, L):
     one = a == 1
     zero = a == 0
     a_safe = np.where(one | zero, 0.5, a)
-    val = np.exp((L + 1.0) * np.log(a_safe)) * (-np.log(a_safe)) / (1.0 - a_safe)
+    val = np.power(a_safe, L + 1.0) * (-np.log(a_safe)) / (1.0 - a_safe)  # pow: ~1 ulp for any exponent
     return np.where(one, 1.0, np.where(zero, 0.0, val))[()]
 
 
 def accepted_pmf(alpha, L: int) -> np.ndarray:
     """The pmf of N over n = 0..L (truncated geometric); the last axis indexes n.
+
+    P(N = n) = alpha^n (1 - alpha) for n < L and alpha^L for n = L
+    (:func:`theory.tokens.accepted_pmf`); alpha broadcasts, L is one integer.
+
+    Raises
+    ------
+    ValueError
+        alpha outside [0, 1] or NaN; L not an integer >= 0.
 
     Examples
     --------
@@ -134,17 +150,28 @@ def accepted_pmf(alpha, L: int) -> np.ndarray:
     """
     a = np.asarray(alpha, dtype=np.float64)
     _check_alpha(a)
-    if isinstance(L, bool) or int(L) != L or L < 0:
-        raise ValueError(f"L must be an integer >= 0, got {L!r}")
-    L = int(L)
+    L = _check_int_length(L)
     n = np.arange(L + 1, dtype=np.float64)
     a_ = a[..., None]
-    with np.errstate(divide="ignore"):
-        pw = np.where(n == 0, 1.0, np.exp(n * np.log(np.where(a_ == 0, 1.0, a_))))
-    pw = np.where((a_ == 0) & (n > 0), 0.0, pw)
+    pw = np.power(a_, n)  # alpha^n to ~1 ulp for every n (0^0 = 1); underflows to 0 gracefully
     pmf = pw * (1.0 - a_)
     pmf[..., L] = pw[..., L]
     return pmf
+
+
+def _check_int_length(L) -> int:
+    """L as a Python int; ValueError unless it is an integer-valued number >= 0."""
+    ok = not isinstance(L, (bool, str, bytes)) and np.ndim(L) == 0
+    if ok:
+        try:
+            f = float(L)
+        except (TypeError, ValueError):
+            ok = False
+        else:
+            ok = np.isfinite(f) and f >= 0 and f == int(f)
+    if not ok:
+        raise ValueError(f"L must be an integer >= 0, got {L!r}")
+    return int(L)
 
 
 def accepted_variance(alpha, L: int):
@@ -153,6 +180,7 @@ def accepted_variance(alpha, L: int):
     Evaluated as the centred sum over the pmf (O(L) per element, no cancellation: every term
     is non-negative), which keeps relative precision where the closed form of
     :func:`theory.tokens.accepted_variance` cancels catastrophically (alpha near 0 or 1).
+    Errors as for :func:`accepted_pmf`.
 
     Examples
     --------
@@ -161,13 +189,16 @@ def accepted_variance(alpha, L: int):
     """
     a = np.asarray(alpha, dtype=np.float64)
     pmf = accepted_pmf(a, L)
+    L = _check_int_length(L)
     mean = np.asarray(expected_accepted(a, L))[..., None]
-    n = np.arange(int(L) + 1, dtype=np.float64)
+    n = np.arange(L + 1, dtype=np.float64)
     return np.sum(pmf * (n - mean) ** 2, axis=-1)[()]
 
 
 def expected_tokens_positional(alphas, L):
     r"""Tokens per round with position-dependent acceptance: :math:`A = 1 + \sum_{i \le L} \prod_{j \le i} \alpha_j`.
+
+    Symbolic source: :func:`theory.tokens.expected_tokens_positional` (derived from the pmf).
 
     Parameters
     ----------
@@ -176,6 +207,11 @@ def expected_tokens_positional(alphas, L):
     L : array_like, broadcast against ``alphas[..., 0]``
         Draft length in [0, M]; a real L interpolates linearly between integers (the
         continuous relaxation used by the solvers).
+
+    Raises
+    ------
+    ValueError
+        A scalar ``alphas``; an entry outside [0, 1]; L negative, not finite, or above M.
 
     Examples
     --------
