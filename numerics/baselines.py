@@ -1,0 +1,112 @@
+"""Baselines against which the Multi-SPIN gains are reported (MODEL.md section 3, "Baselines").
+
+- ``autoregressive``: no drafting; the server makes one token per user per pass,
+  G = K / (T_v(K) + T_o) (L = 0, beta = 0).
+- ``equal-fixed``: beta_k = 1/K, one fixed common L (default 4, clipped to max_draft).
+- ``equal-best``: beta_k = 1/K, the best common L (H4 search at the per-token makespan
+  theta = max_k h_k(1/K): :func:`numerics.homogeneous.best_common_length`).
+- ``equal-heterogeneous``: beta_k = 1/K, per-user L_k (``numerics.heterogeneous``).
+- ``homogeneous``: the H1-H4 optimum (:func:`numerics.homogeneous.solve_homogeneous`).
+- ``heterogeneous``: the D1-D7 optimum (``numerics.heterogeneous.solve_heterogeneous``).
+
+The fixed-policy baselines are evaluated exactly: upper_bound = goodput, gap = 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .homogeneous import best_common_length, check_positive_round_time, solve_homogeneous
+from .latency import goodput, per_token_latency, round_time
+from .scenario import Scenario
+from .solution import Solution
+
+__all__ = ["BASELINES", "baseline"]
+
+#: every baseline name, in the order of MODEL.md section 3
+BASELINES = ("autoregressive", "equal-fixed", "equal-best", "equal-heterogeneous", "homogeneous", "heterogeneous")
+
+#: the common draft length of ``equal-fixed`` unless ``L`` is given
+DEFAULT_FIXED_L = 4
+
+
+def _exact(name: str, scenario: Scenario, L: np.ndarray, beta: np.ndarray, **mult) -> Solution:
+    G = goodput(scenario, L, beta)
+    return Solution(name=name, draft_lengths=L, bandwidth=beta, goodput=G,
+                    round_time=round_time(scenario, L, beta), upper_bound=G, gap=0.0, multipliers=mult)
+
+
+def _no_kwargs(name: str, kw: dict) -> None:
+    if kw:
+        raise ValueError(f"baseline {name!r} takes no keyword arguments, got {sorted(kw)}")
+
+
+def baseline(scenario: Scenario, name: str, **kw) -> Solution:
+    """Operating point and goodput of the baseline ``name`` (MODEL.md section 3).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    name : str
+        One of :data:`BASELINES`.
+    **kw
+        ``equal-fixed``: ``L`` (integer >= 1, default 4; clipped to max_draft).
+        ``heterogeneous``: passed to ``solve_heterogeneous`` (e.g. ``integer``).
+        The other baselines take none.
+
+    Returns
+    -------
+    Solution
+        ``name`` as given. ``equal-best`` reports multipliers 'theta' (the per-token
+        makespan max_k h_k(1/K)), 'L_continuous' and 'L_method'.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``name``; an unexpected keyword; ``L`` not an integer >= 1; a zero round
+        time (every cost zero).
+
+    Examples
+    --------
+    >>> sc = Scenario(alpha=0.8, t_draft=0.0, bits_per_token=0.0, bandwidth_hz=1.0,
+    ...               spectral_efficiency=1.0, v0=0.5)
+    >>> baseline(sc, 'autoregressive').goodput   # K / T_v(K)
+    2.0
+    """
+    if not isinstance(scenario, Scenario):
+        raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
+    if name not in BASELINES:
+        raise ValueError(f"name must be one of {BASELINES}, got {name!r}")
+    K = scenario.n_users
+    if name == "heterogeneous":  # lazy: another issue's module
+        from .heterogeneous import solve_heterogeneous
+
+        return solve_heterogeneous(scenario, **kw)
+    if name == "equal-heterogeneous":
+        _no_kwargs(name, kw)
+        from .heterogeneous import equal_heterogeneous
+
+        return equal_heterogeneous(scenario)
+    if name == "homogeneous":
+        _no_kwargs(name, kw)
+        return solve_homogeneous(scenario)
+    if name == "autoregressive":
+        _no_kwargs(name, kw)
+        if scenario.v0 == 0 and scenario.v1 == 0 and scenario.overhead == 0:
+            raise ValueError("autoregressive round time is 0: v0, v1 and overhead are all zero")
+        return _exact(name, scenario, np.zeros(K, dtype=np.int64), np.zeros(K))
+    check_positive_round_time(scenario)
+    equal = np.full(K, 1.0 / K)
+    if name == "equal-fixed":
+        L = kw.pop("L", DEFAULT_FIXED_L)
+        _no_kwargs(name, kw)
+        if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < 1:
+            raise ValueError(f"L must be an integer >= 1, got {L!r}")
+        Lc = min(int(L), scenario.max_draft)
+        return _exact(name, scenario, np.full(K, Lc, dtype=np.int64), equal, L_requested=int(L))
+    # equal-best: the H4 search at the per-token makespan of the equal split
+    _no_kwargs(name, kw)
+    theta = float(np.max(per_token_latency(scenario, equal)))
+    L, Lc, method = best_common_length(scenario, theta)
+    return _exact(name, scenario, np.full(K, L, dtype=np.int64), equal, theta=theta,
+                  L_continuous=Lc, L_method=method)
