@@ -13,10 +13,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 figures: $(STAMP)
-	$(BIN)/python -m figures --out build/figures
+	$(BIN)/multispin figures --out build/figures
 
 check: $(STAMP)
-	$(BIN)/python -m proofs_check
+	$(BIN)/multispin check
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -25,7 +25,8 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_solvers.py
+	$(BIN)/python benchmarks/bench_homogeneous.py
+	$(BIN)/python benchmarks/bench_heterogeneous.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis
