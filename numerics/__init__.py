@@ -24,3 +24,12 @@ from .latency import (
 )
 from .allocation import equal_finish_allocation as equal_finish_allocation
 # -- solvers and later modules: one line each, added below by their issue
+from .sampling import sample_accepted as sample_accepted
+from .homogeneous import solve_homogeneous as solve_homogeneous
+from .baselines import baseline as baseline
+from .baselines import BASELINES as BASELINES
+from .simulate import simulate as simulate
+from .simulate import SimulationResult as SimulationResult
+from .sensitivity import sensitivity as sensitivity
+from .heterogeneous import solve_heterogeneous as solve_heterogeneous
+from .heterogeneous import equal_heterogeneous as equal_heterogeneous
