@@ -257,33 +257,7 @@ def outer_search(ev: _Evaluator, tau_hi: float, tau_guess: float | None = None,
     return tau_star, unimodal
 
 
-def _max_ratio(lines: list[tuple[float, float]], P: float, w: float, c: float, n_max: float) -> float:
-    """sup over tau >= 0, 0 <= n <= n_max of (min_i (p_i + d_i tau) + P n) / (c + tau + w n).
-
-    For fixed n the ratio is monotone on each piece of the concave piecewise-linear
-    numerator, and for fixed tau monotone in n (:func:`theory.heterogeneous.tangent_bound`),
-    so the supremum is at tau = 0, a crossing of two lines, or tau -> inf (limit min_i d_i),
-    with n = 0 or n_max.
-    """
-    p = np.array([l[0] for l in lines])
-    d = np.array([l[1] for l in lines])
-    taus = [0.0]
-    for i in range(len(lines)):
-        for j in range(i + 1, len(lines)):
-            if d[i] != d[j]:
-                x = (p[j] - p[i]) / (d[i] - d[j])
-                if x > 0 and np.isfinite(x):
-                    taus.append(float(x))
-    finite = -np.inf
-    for x in taus:
-        f = float(np.min(p + d * x))
-        finite = max(finite, f / (c + x))
-        if P > 0 or w > 0:
-            finite = max(finite, (f + P * n_max) / (c + x + w * n_max))
-    return max(finite, float(np.min(d))), float(np.min(d)), finite
-
-
-def _max_ratio(lines: list[tuple[float, float]], P: float, w: float, c: float, n_max: float) -> float:
+def _max_ratio(lines: list[tuple[float, float]], P: float, w: float, c: float, n_max: float) -> tuple[float, float, float]:
     """sup over tau >= 0, 0 <= n <= n_max of (min_i (p_i + d_i tau) + P n) / (c + tau + w n).
 
     For fixed n the ratio is monotone on each piece of the concave piecewise-linear
