@@ -2,7 +2,8 @@
 
 Read from the committed benchmark output ``benchmarks/results/homogeneous.csv`` and
 ``benchmarks/results/heterogeneous.csv`` (columns K, rate_model, solver, seconds, rel_gap),
-written by ``make bench`` (``benchmarks/bench_solvers.py``), so that rendering is
+written by ``make bench`` (``benchmarks/bench_homogeneous.py`` and
+``benchmarks/bench_heterogeneous.py``), so that rendering is
 deterministic and fast: nothing is timed here.
 """
 
@@ -26,6 +27,9 @@ COLUMNS = ("K", "rate_model", "solver", "seconds", "rel_gap")
 def data(results_dir: str | Path = RESULTS) -> dict[str, np.ndarray]:
     """Rows of both CSV files with a ``regime`` column.
 
+    A run that failed (the benchmark writes ``nan`` seconds, e.g. CLARABEL raising a
+    SolverError) has no time to draw and is left out of the table.
+
     Raises
     ------
     ValueError
@@ -42,6 +46,8 @@ def data(results_dir: str | Path = RESULTS) -> dict[str, np.ndarray]:
             if missing:
                 raise ValueError(f"benchmark results {str(path)!r} lack column {missing[0]!r}")
             for rec in reader:
+                if not np.isfinite(float(rec["seconds"])):
+                    continue  # a failed solve: no time to plot (see docstring)
                 rows["regime"].append(regime)
                 rows["K"].append(int(rec["K"]))
                 rows["rate_model"].append(rec["rate_model"])
