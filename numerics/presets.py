@@ -39,7 +39,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .scenario import Scenario
+from .scenario import Scenario, read_toml
 
 __all__ = [
     "tables",
@@ -418,15 +418,7 @@ def load_scenario(path: str | Path) -> Scenario:
     Raises ``ValueError`` with one clear line: missing file, TOML syntax error (with its line
     and column), unknown key, or a bad value naming the field.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"scenario file {str(path)!r} does not exist")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"scenario file {str(path)!r}: TOML syntax error: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"scenario file {str(path)!r} is not UTF-8 text: {exc}") from None
+    data = read_toml(path)
     try:
         return scenario_from_mapping(data)
     except ValueError as exc:

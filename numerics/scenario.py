@@ -49,6 +49,20 @@ def _first_bad(arr: np.ndarray, bad: np.ndarray) -> float:
     return float(arr[bad].flat[0])
 
 
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The table of a scenario file; ``ValueError`` with one clear line for a missing file,
+    a TOML syntax error (with its line and column) or a file that is not UTF-8 text."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"scenario file {str(path)!r} does not exist")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"scenario file {str(path)!r}: TOML syntax error: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"scenario file {str(path)!r} is not UTF-8 text: {exc}") from None
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Scenario:
     """A Multi-SPIN system: K users, one FDMA uplink, one edge verifier.
@@ -246,14 +260,7 @@ class Scenario:
     @classmethod
     def from_toml(cls, path: str | Path) -> "Scenario":
         """Read a scenario from a TOML file whose top-level keys are the field names."""
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"scenario file {str(path)!r} does not exist")
-        try:
-            data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"scenario file {str(path)!r}: TOML syntax error: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(read_toml(path))
 
     # ------------------------------------------------------------------ comparison
     def __eq__(self, other: object) -> bool:
