@@ -46,16 +46,9 @@ SIZES = (10, 100, 1000, 10_000, 100_000)
 OUT = Path(__file__).resolve().parent / "results" / "heterogeneous.csv"
 OUT_W = Path(__file__).resolve().parent / "results" / "lambertw.csv"
 
-
-def make_scenario(K: int, model: str, seed: int = 0, v1: float = 1e-5) -> Scenario:
-    """Seeded realistic system (the family of bench_homogeneous.py)."""
-    rng = np.random.default_rng([seed, K, model == "shannon"])
-    lu = lambda lo, hi: np.exp(rng.uniform(np.log(lo), np.log(hi), K))  # noqa: E731
-    s = lu(100.0, 5000.0)
-    s[rng.random(K) < 1 / 6] = 0.0
-    kw = {"spectral_efficiency": lu(0.5, 8.0)} if model == "linear" else {"snr": lu(0.1, 1e3)}
-    return Scenario(alpha=rng.uniform(0.5, 0.95, K), t_draft=lu(1e-4, 3e-3), bits_per_token=s,
-                    bandwidth_hz=2e5 * K, rate_model=model, v0=0.05, v1=v1, max_draft=16, **kw)
+# the same seeded family of systems as the homogeneous benchmark (this folder is on sys.path
+# when a benchmark runs as a script)
+from bench_homogeneous import make_scenario  # noqa: E402
 
 
 class _CvxInner:

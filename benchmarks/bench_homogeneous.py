@@ -36,7 +36,7 @@ SIZES = (10, 100, 1000, 10_000)
 OUT = Path(__file__).resolve().parent / "results" / "homogeneous.csv"
 
 
-def make_scenario(K: int, model: str, seed: int = 0) -> Scenario:
+def make_scenario(K: int, model: str, seed: int = 0, v1: float = 1e-5) -> Scenario:
     """Seeded realistic system: t in [1, 30] ms, s in [100, 5000] bit, one user in six without upload."""
     rng = np.random.default_rng([seed, K, model == "shannon"])
     lu = lambda lo, hi: np.exp(rng.uniform(np.log(lo), np.log(hi), K))  # noqa: E731
@@ -44,7 +44,7 @@ def make_scenario(K: int, model: str, seed: int = 0) -> Scenario:
     s[rng.random(K) < 1 / 6] = 0.0
     kw = {"spectral_efficiency": lu(0.5, 8.0)} if model == "linear" else {"snr": lu(0.1, 1e3)}
     return Scenario(alpha=rng.uniform(0.5, 0.95, K), t_draft=lu(1e-4, 3e-3), bits_per_token=s,
-                    bandwidth_hz=2e5 * K, rate_model=model, v0=0.05, v1=1e-5, max_draft=16, **kw)
+                    bandwidth_hz=2e5 * K, rate_model=model, v0=0.05, v1=v1, max_draft=16, **kw)
 
 
 def cvxpy_solve(sc: Scenario) -> tuple[float, float, float]:
