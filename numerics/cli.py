@@ -7,6 +7,7 @@ Subcommands::
     multispin solve FILE [--regime R] [--json]          solve a scenario file
     multispin simulate FILE [--rounds N] [--seed S] [--regime R] [--fading] [--json]
     multispin presets                                   list the cited preset scenarios
+    multispin sweep STUDY --out DIR [--workers N] [--scheduler ADDRESS] [--drops N]   a study on Dask
 
 A scenario file is TOML: either every Scenario field at top level (see
 ``scenarios/example.toml``), or ``preset = "name"`` plus overrides of any Scenario field and
@@ -185,6 +186,10 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("presets", help="list the cited preset scenarios")
     r.set_defaults(func=_cmd_presets)
+
+    from .cli_sweep import add_parser as add_sweep  # issue 14: its own module
+
+    add_sweep(sub)
     return p
 
 

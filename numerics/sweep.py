@@ -241,17 +241,24 @@ class Study:
                        "axes": {k: list(v) for k, v in self.axes.items()}})
 
     def fingerprint(self) -> dict[str, Any]:
-        """What a resumed run must share with the chunks on disk: everything but ``drops``."""
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            ver = version("multispin")
-        except PackageNotFoundError:  # pragma: no cover - running from a source tree
-            ver = "unknown"
+        """What a resumed run must share with the chunks on disk: the study (but ``drops``) and the
+        code and data of ``numerics`` (a SHA-256 over its files), so that a changed solver never
+        mixes its rows with an old one's."""
         d = self.to_dict()
         d.pop("drops")
         d.pop("description")
-        return {"format": _FORMAT, "multispin": ver, "study": d}
+        return {"format": _FORMAT, "numerics_sha256": _code_hash(), "study": d}
+
+
+def _code_hash() -> str:
+    """SHA-256 of the ``numerics`` package's Python and TOML files (names and contents, sorted)."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".toml") and "__pycache__" not in p.parts):
+        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def load_study(path: str | Path) -> Study:
@@ -260,7 +267,10 @@ def load_study(path: str | Path) -> Study:
     Raises ``ValueError`` with one clear line: missing file, TOML syntax error, unknown key, or a
     bad value naming the field.
     """
-    data = read_toml(path)
+    try:
+        data = read_toml(path)
+    except ValueError as exc:  # the shared reader names the file a "scenario file"
+        raise ValueError(str(exc).replace("scenario file", "study file", 1)) from None
     try:
         return Study.from_dict(data)
     except ValueError as exc:
@@ -504,7 +514,7 @@ def _prepare_dir(out: Path, study: Study) -> None:
         except json.JSONDecodeError:
             old = None
         if old != fp:
-            raise ValueError(f"--out {str(out)!r} holds chunks of another study (or another multispin version); "
+            raise ValueError(f"--out {str(out)!r} holds chunks of another study (or of other numerics code); "
                              f"use another folder or delete it")
     else:
         fp_path.write_text(json.dumps(fp, indent=2, sort_keys=True) + "\n")
@@ -522,7 +532,8 @@ def _client(workers: int | None, scheduler: str | None):
         except (OSError, TimeoutError) as exc:
             raise ValueError(f"--scheduler {scheduler!r}: cannot connect: {exc}") from None
     n = (os.cpu_count() or 1) if workers is None else workers
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+    # dashboard_address ":0": a free port, never a collision with another cluster on the machine
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                            silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
