@@ -27,6 +27,7 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_homogeneous.py
 	$(BIN)/python benchmarks/bench_heterogeneous.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis

@@ -528,9 +528,15 @@ def _client(workers: int | None, scheduler: str | None):
 
     if scheduler is not None:
         try:
-            return Client(scheduler, timeout="20s"), None
+            client = Client(scheduler, timeout="20s")
         except (OSError, TimeoutError) as exc:
             raise ValueError(f"--scheduler {scheduler!r}: cannot connect: {exc}") from None
+        try:
+            client.wait_for_workers(1, timeout=60)
+        except TimeoutError:
+            client.close()
+            raise ValueError(f"--scheduler {scheduler!r}: no worker joined within 60 s") from None
+        return client, None
     n = (os.cpu_count() or 1) if workers is None else workers
     # dashboard_address ":0": a free port, never a collision with another cluster on the machine
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
@@ -642,6 +648,11 @@ def _run_dask(study: Study, todo: Sequence[tuple[int, int, int]], done, bar, wor
 
     own_client, cluster = (client, None) if client is not None else _client(workers, scheduler)
     try:
+        mine = _code_hash()
+        other = sorted(w for w, h in own_client.run(_code_hash).items() if h != mine)
+        if other:  # a worker with other numerics code would mix its answers with ours
+            raise ValueError(f"Dask workers {other} run other numerics code than this client "
+                             f"(install the same multispin version on every worker)")
         futures = {}
         for task in todo:
             fut = own_client.submit(run_chunk, study, *task, pure=False)

@@ -273,3 +273,68 @@ def test_cli_sweep_bad_input(tmp_path, capsys, monkeypatch, args, match):
     assert cli_main([a.format(f=f) for a in args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("multispin sweep: error: ") and re.search(match, err)
+
+
+@pytest.mark.slow
+def test_existing_cluster_by_scheduler_address(tmp_path):
+    """`--scheduler ADDRESS`: a scheduler and two workers started as separate processes (the `dask`
+    command line, on the loopback address), the study pointed at them: the same table as without Dask."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    bindir = os.path.dirname(sys.executable)
+    sched_file = tmp_path / "scheduler.json"
+    procs = [subprocess.Popen([os.path.join(bindir, "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--no-dashboard", "--scheduler-file", str(sched_file)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(600):
+            if sched_file.exists() and sched_file.stat().st_size > 0:
+                break
+            time.sleep(0.1)
+        address = json.loads(sched_file.read_text())["address"]
+        procs.append(subprocess.Popen([os.path.join(bindir, "dask"), "worker", address, "--nworkers", "2",
+                                       "--nthreads", "1", "--no-dashboard"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        f = write_study(tmp_path / "tiny.toml", TINY)
+        assert cli_main(["sweep", str(f), "--out", str(tmp_path / "remote"), "--scheduler", address]) == 0
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            p.wait(timeout=30)
+    local = S.run_sweep(study(), None, workers=0)
+    remote = pd.read_parquet(tmp_path / "remote" / "results.parquet")
+    pd.testing.assert_frame_equal(no_time(S._typed(remote)), no_time(local.results))
+
+
+@pytest.mark.slow
+def test_resume_after_a_killed_run(tmp_path):
+    """A `multispin sweep` process killed (SIGKILL) once some chunks are on disk, then rerun: the
+    same table as an uninterrupted run, and only the missing chunks computed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    f = write_study(tmp_path / "s.toml", {**TINY, "drops": 12, "chunk_size": 1})
+    out = tmp_path / "o"
+    cmd = [sys.executable, "-m", "numerics.cli", "sweep", str(f), "--out", str(out), "--workers", "0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(1200):
+            if len(list((out / "chunks").glob("*.parquet"))) >= 3 or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done = len(list((out / "chunks").glob("*.parquet")))
+    assert 0 < done < 24, "the run was not interrupted mid-way"
+    res = S.run_sweep(S.load_study(f), out, workers=0)
+    assert res.computed_chunks == 24 - done
+    ref = S.run_sweep(S.load_study(f), None, workers=0)
+    pd.testing.assert_frame_equal(no_time(res.results), no_time(ref.results))
