@@ -21,8 +21,10 @@ drops, the methods (any of :data:`numerics.BASELINES`) and a seed::
 Execution (:func:`run_sweep`): every (axis point, chunk of drops) is one task on a Dask
 cluster (a ``LocalCluster`` with one single-threaded worker process per core by default, or an
 existing cluster by its scheduler address); the client writes each finished chunk to
-``DIR/chunks/`` at once, so a rerun skips what is done (resumable after a crash or a kill),
-then assembles ``DIR/results.parquet`` (one row per drop x axis point x method) and
+``DIR/chunks/`` at once, so a rerun skips what is done (resumable after a crash or a kill;
+``DIR/study.json`` pins the study and a hash of the ``numerics`` code, so a changed study or
+solver never mixes its rows with old ones, and the workers must run the client's code), then
+assembles ``DIR/results.parquet`` (one row per drop x axis point x method) and
 ``DIR/summary.csv`` (:func:`summarize`).
 
 Determinism: drop d draws from ``SeedSequence(seed, spawn_key=(d,))`` (= the d-th child of
