@@ -7,12 +7,14 @@ method, with ``--drops`` drops per point) is run three ways by :func:`numerics.s
 - ``dask-1``, ``dask-2``: a ``LocalCluster`` of 1 or 2 single-threaded worker processes.
 
 ``startup_s`` is the cluster's start plus a one-drop warm-up in every worker (imports and first
-solves: a cost paid once per sweep; the serial loop gets the same warm-up, untimed); ``run_s`` is the sweep itself (submission to the last chunk, summary
+solves: a cost paid once per sweep; the serial loop gets the same warm-up, untimed);
+``run_s`` is the sweep itself (submission to the last chunk, summary
 included) and ``solves_per_s`` = solves / run_s. The three result tables are checked to be
 identical (all columns but the measured solve times) before anything is written. The machine
 is shared: the 1-minute load average before each run is recorded beside it.
 
-Usage: ``python benchmarks/bench_sweep.py [--drops N] [--out benchmarks/results/sweep.csv]``
+Usage: ``python benchmarks/bench_sweep.py [--drops N] [--out FILE]`` (default
+``benchmarks/results/sweep.csv``)
 """
 
 from __future__ import annotations

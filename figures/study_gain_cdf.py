@@ -53,7 +53,7 @@ def plot(table: dict):
     regimes = [r for r in REGIMES if np.any(reg == r)]
     fig, axes = plt.subplots(1, len(regimes), figsize=(4.8 * len(regimes), 4.0), squeeze=False, sharey=True)
     K = np.unique(column(table, "K"))
-    for ax, regime in zip(axes[0], regimes):
+    for ax, regime in zip(axes[0], regimes, strict=True):
         for b in dict.fromkeys(base[reg == regime].tolist()):
             g = gain[(reg == regime) & (base == b)]  # sorted in data()
             st = STYLE[b]

@@ -48,7 +48,7 @@ def plot(table: dict):
     mean, lo, hi = (100 * column(table, c) for c in ("mean", "ci_low", "ci_high"))
     regimes = [r for r in REGIMES if np.any(reg == r)]
     fig, axes = plt.subplots(1, len(regimes), figsize=(4.8 * len(regimes), 4.0), squeeze=False)
-    for ax, regime in zip(axes[0], regimes):
+    for ax, regime in zip(axes[0], regimes, strict=True):
         for b in dict.fromkeys(base[reg == regime].tolist()):
             m = (reg == regime) & (base == b)
             st = STYLE[b]

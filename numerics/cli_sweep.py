@@ -55,5 +55,6 @@ def run(args: argparse.Namespace) -> int:
     top = headline(res.results, res.summary, study)
     for _, r in top.iterrows():
         print(f"  {r['method']:<13} over {r['baseline']:<19} max {100 * r['max_gain']:+7.1f} %  "
-              f"p95 {100 * r['p95_gain']:+7.1f} %  best mean {100 * r['best_mean_gain']:+7.1f} % at {r['best_mean_setting']}")
+              f"p95 {100 * r['p95_gain']:+7.1f} %  best mean {100 * r['best_mean_gain']:+7.1f} % "
+              f"at {r['best_mean_setting']}")
     return 0

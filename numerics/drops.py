@@ -47,8 +47,9 @@ import dataclasses
 import functools
 import math
 import tomllib
+from collections.abc import Mapping
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -56,16 +57,16 @@ from . import presets as _presets
 from .scenario import Scenario
 
 __all__ = [
-    "ENVIRONMENTS",
     "DROP_FIELDS",
-    "DropModel",
+    "ENVIRONMENTS",
     "Drop",
-    "drop_constants",
+    "DropModel",
     "breakpoint_distance",
-    "los_probability",
-    "pathloss_db",
-    "noise_power_dbm",
     "cqi_from_snr",
+    "drop_constants",
+    "los_probability",
+    "noise_power_dbm",
+    "pathloss_db",
 ]
 
 ENVIRONMENTS = ("uma", "umi")
@@ -393,7 +394,7 @@ class DropModel:
 
     # ------------------------------------------------------------------ (de)serialisation
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "DropModel":
+    def from_dict(cls, d: Mapping[str, Any]) -> DropModel:
         """Build from a mapping of :data:`DROP_FIELDS`; an unknown key raises ``ValueError``."""
         if not isinstance(d, Mapping):
             raise ValueError(f"drop model must be a table of fields, got {type(d).__name__}")
@@ -501,7 +502,7 @@ class DropModel:
                 spec[key] = overrides.pop(key)
         spec["bandwidth_hz"] = drop.bandwidth_hz
         spec["users"] = [{"device": d, "precision": p, "cqi": int(q), "acceptance": a}
-                         for d, p, q, a in zip(drop.device, drop.precision, drop.cqi, drop.task)]
+                         for d, p, q, a in zip(drop.device, drop.precision, drop.cqi, drop.task, strict=True)]
         if spec.get("rate_model") not in ("linear", "shannon"):
             raise ValueError(f"rate_model must be one of ('linear', 'shannon'), got {spec.get('rate_model')!r}")
         if not (isinstance(spec.get("max_draft"), (int, np.integer)) and not isinstance(spec["max_draft"], bool)
@@ -520,6 +521,7 @@ class DropModel:
         band of the link budget.
         """
         spec = _presets.preset_spec(self.preset)
-        B = overrides.get("bandwidth_hz", spec.get("bandwidth_hz", _presets.tables()["channel"]["bandwidth"]["default_hz"]))
+        default_band = spec.get("bandwidth_hz", _presets.tables()["channel"]["bandwidth"]["default_hz"])
+        B = overrides.get("bandwidth_hz", default_band)
         d = self.drop(n_users, seed, B)
         return self.scenario(d, **overrides), d

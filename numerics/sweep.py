@@ -48,8 +48,9 @@ import math
 import os
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -58,18 +59,18 @@ from .drops import DROP_FIELDS, DropModel
 from .scenario import Scenario, read_toml
 
 __all__ = [
-    "Study",
-    "SweepResult",
     "REGIMES",
     "RESULT_COLUMNS",
     "SUMMARY_COLUMNS",
-    "load_study",
-    "drop_seed",
+    "Study",
+    "SweepResult",
     "drop_scenario",
+    "drop_seed",
+    "headline",
+    "load_study",
     "run_chunk",
     "run_sweep",
     "summarize",
-    "headline",
     "t_interval",
 ]
 
@@ -90,7 +91,7 @@ SUMMARY_COLUMNS = (
 )
 
 _STUDY_KEYS = ("name", "description", "preset", "seed", "drops", "chunk_size", "methods", "drop", "scenario", "axes")
-_SCENARIO_KEYS = tuple(f.name for f in dataclasses.fields(Scenario)) + ("n_users",)
+_SCENARIO_KEYS = (*tuple(f.name for f in dataclasses.fields(Scenario)), "n_users")
 _FORMAT = 1  # version of the chunk layout; part of the fingerprint
 _ERROR_CHARS = 400
 
@@ -135,7 +136,7 @@ class Study:
     description: str = ""
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Study":
+    def from_dict(cls, d: Mapping[str, Any]) -> Study:
         """Validate a parsed study file (see the module docstring for the keys)."""
         if not isinstance(d, Mapping):
             raise ValueError(f"study must be a table, got {type(d).__name__}")
@@ -178,7 +179,8 @@ class Study:
             if isinstance(vals, (str, Mapping)) or not isinstance(vals, (list, tuple)) or not vals:
                 raise ValueError(f"axes.{k} must be a non-empty list of values, got {vals!r}")
             if k in drop or k in scen:
-                raise ValueError(f"axes.{k} is also set in [{'drop' if k in drop else 'scenario'}]: set it in one place")
+                where = "drop" if k in drop else "scenario"
+                raise ValueError(f"axes.{k} is also set in [{where}]: set it in one place")
         if "n_users" not in axes and "n_users" not in scen:
             raise ValueError("n_users must be set in [axes] or [scenario]")
         description = d.get("description", "")
@@ -211,11 +213,12 @@ class Study:
 
     def point(self, index: int) -> dict[str, Any]:
         """The axis values of point ``index`` (axes in file order, the last one varying fastest)."""
-        return dict(zip(self.axes, next(itertools.islice(itertools.product(*self.axes.values()), index, None))))
+        values = next(itertools.islice(itertools.product(*self.axes.values()), index, None))
+        return dict(zip(self.axes, values, strict=True))
 
     def points(self) -> list[dict[str, Any]]:
         """Every axis point, in order."""
-        return [dict(zip(self.axes, vals)) for vals in itertools.product(*self.axes.values())]
+        return [dict(zip(self.axes, vals, strict=True)) for vals in itertools.product(*self.axes.values())]
 
     def settings(self, index: int) -> tuple[dict[str, Any], dict[str, Any], int]:
         """(drop-model fields, Scenario overrides, n_users) of point ``index``."""
@@ -230,7 +233,7 @@ class Study:
         n = self.drops if drops is None else drops
         return [(p, a, min(a + self.chunk_size, n)) for p in range(self.n_points) for a in range(0, n, self.chunk_size)]
 
-    def with_drops(self, drops: int) -> "Study":
+    def with_drops(self, drops: int) -> Study:
         """The same study with another number of drops (the first drops are the same drops)."""
         return dataclasses.replace(self, drops=_int("drops", drops, 1, 10_000_000))
 

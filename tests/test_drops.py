@@ -38,7 +38,8 @@ def ref_pathloss(env, d2d, los, fc_hz, hut=1.5):
     if d2d <= bp:
         pl_los = t["a"] + t["b1"] * math.log10(d3) + t["c"] * math.log10(fc)
     else:
-        pl_los = t["a"] + 40 * math.log10(d3) + t["c"] * math.log10(fc) - t["e"] * math.log10(bp**2 + (t["hbs"] - hut) ** 2)
+        pl_los = (t["a"] + 40 * math.log10(d3) + t["c"] * math.log10(fc)
+                  - t["e"] * math.log10(bp**2 + (t["hbs"] - hut) ** 2))
     if los:
         return pl_los
     return max(pl_los, t["an"] + t["bn"] * math.log10(d3) + t["cn"] * math.log10(fc) - t["gn"] * (hut - 1.5))
@@ -65,7 +66,8 @@ def test_constants_match_the_tables(env):
            e["nlos_intercept_db"], e["nlos_slope"], e["nlos_freq_slope"], e["nlos_height_slope"],
            e["shadowing_los_db"], e["shadowing_nlos_db"], e["los_d1_m"], e["los_d2_m"], e["bs_height_m"],
            e["inter_site_distance_m"], e["min_distance_m"])
-    want = tuple(t[k] for k in ("a", "b1", "c", "e", "an", "bn", "cn", "gn", "sl", "sn", "d1", "d2", "hbs", "isd", "rmin"))
+    keys = ("a", "b1", "c", "e", "an", "bn", "cn", "gn", "sl", "sn", "d1", "d2", "hbs", "isd", "rmin")
+    want = tuple(t[k] for k in keys)
     assert got == want
 
 
@@ -137,7 +139,7 @@ def test_shadowing_los_share_and_positions(env):
     ds = draw_many(m, 60, 50, 180e3, seed=3)  # 3,000 users; 180 kHz keeps every user covered
     assert cat(ds, "redraws").sum() == 0
     d, los, sf, pl = (cat(ds, f) for f in ("distance_m", "los", "shadowing_db", "pathloss_db"))
-    base = np.array([ref_pathloss(env, x, bool(s), 2e9) for x, s in zip(d, los)])
+    base = np.array([ref_pathloss(env, x, bool(s), 2e9) for x, s in zip(d, los, strict=True)])
     np.testing.assert_allclose(pl - base, sf, rtol=0, atol=1e-9)  # PL = formula + shadowing, exactly
     z = sf / np.where(los, t["sl"], t["sn"])  # standard normal if sigma_SF is the table's
     assert stats.kstest(z, "norm").pvalue > 1e-4
@@ -163,7 +165,8 @@ def test_snr_and_scenario_fields():
     assert np.all(d.cqi >= 1)
     # the linear model's eta is the CQI efficiency; draft latency and alpha from the cited presets
     np.testing.assert_array_equal(s.spectral_efficiency, [P.cqi_efficiency(int(q)) for q in d.cqi])
-    np.testing.assert_array_equal(s.t_draft, [P.draft_latency("qwen3.5-0.8b", dv, pr) for dv, pr in zip(d.device, d.precision)])
+    t_ref = [P.draft_latency("qwen3.5-0.8b", dv, pr) for dv, pr in zip(d.device, d.precision, strict=True)]
+    np.testing.assert_array_equal(s.t_draft, t_ref)
     np.testing.assert_array_equal(s.alpha, [P.acceptance(a) for a in d.task])
     assert s.bandwidth_hz == 5e6 and s.rate_model == "linear"
     sh, dh = m.sample(12, seed=5, bandwidth_hz=5e6, rate_model="shannon", v1=0.0)
@@ -193,7 +196,7 @@ def test_mix_fractions():
     n = dev.size
     obs = [np.sum(dev == "phone"), np.sum(dev == "laptop")]
     assert stats.chisquare(obs, [0.7 * n, 0.3 * n]).pvalue > 1e-4
-    assert set(zip(cat(ds, "device"), cat(ds, "precision"))) == {("phone", "int4"), ("laptop", "fp16")}
+    assert set(zip(cat(ds, "device"), cat(ds, "precision"), strict=True)) == {("phone", "int4"), ("laptop", "fp16")}
     task = cat(ds, "task")
     obs = [np.sum(task == "t5-xxl/t5-small/ende-greedy"), np.sum(task == "t5-xxl/t5-large/ende-greedy")]
     assert stats.chisquare(obs, [0.2 * n, 0.8 * n]).pvalue > 1e-4
@@ -248,14 +251,14 @@ def test_bad_draws():
     m = D.DropModel()
     with pytest.raises(ValueError, match="n_users must be an integer >= 1, got 0"):
         m.drop(0, 0, 1e6)
-    with pytest.raises(ValueError, match="bandwidth_hz must be a finite number > 0, got -1.0"):
+    with pytest.raises(ValueError, match=r"bandwidth_hz must be a finite number > 0, got -1\.0"):
         m.drop(1, 0, -1.0)
-    with pytest.raises(ValueError, match="seed must be an integer >= 0 or a numpy.random.SeedSequence, got -3"):
+    with pytest.raises(ValueError, match=r"seed must be an integer >= 0 or a numpy\.random\.SeedSequence, got -3"):
         m.drop(1, -3, 1e6)
     with pytest.raises(ValueError, match="unknown drop-model key 'radius'"):
         D.DropModel.from_dict({"radius": 3})
     d = m.drop(2, 0, 1e6)
-    with pytest.raises(ValueError, match="bandwidth_hz must be the drop's band 1000000.0, got 2000000.0"):
+    with pytest.raises(ValueError, match=r"bandwidth_hz must be the drop's band 1000000\.0, got 2000000\.0"):
         m.scenario(d, bandwidth_hz=2e6)
     with pytest.raises(ValueError, match="rate_model must be one of"):
         m.scenario(d, rate_model="cubic")

@@ -44,24 +44,24 @@ def test_gain_table_is_the_summary(tiny):
 
 
 def test_cdf_table_has_every_drop_sorted(tiny):
-    st, res = tiny
+    _st, res = tiny
     t = fig_cdf.data(res)
     check_table(t)
     r = res.results.set_index(["n_users", "drop", "method"])["goodput"]
     for regime, base in (("heterogeneous", "equal-best"), ("homogeneous", "autoregressive")):
         m = (t["regime"] == regime) & (t["baseline"] == base)
         assert m.sum() == 2 * 3 and np.all(np.diff(t["gain"][m]) >= 0)
-        for K, d, g in zip(t["K"][m], t["drop"][m], t["gain"][m]):
+        for K, d, g in zip(t["K"][m], t["drop"][m], t["gain"][m], strict=True):
             assert g == r[(K, d, regime)] / r[(K, d, base)] - 1
 
 
 def test_zero_draft_share_and_wilson_interval(tiny):
-    st, res = tiny
+    _st, res = tiny
     t = fig_zero.data(res)
     check_table(t)
     assert set(t["method"]) == {"heterogeneous", "equal-heterogeneous"}
     for K, m, share, lo, hi, n, k in zip(*(t[c] for c in ("K", "method", "share", "ci_low", "ci_high", "n",
-                                                           "drops_with_zero"))):
+                                                           "drops_with_zero")), strict=True):
         sub = res.results[(res.results["n_users"] == K) & (res.results["method"] == m)]
         assert n == 3 and k == int((sub["zero_draft_users"] > 0).sum()) and share == k / n
         # Wilson score interval written out (Wilson 1927): (p + z^2/2n -/+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)
@@ -83,7 +83,8 @@ def test_plots_draw(tiny):
 
 def test_only_the_number_of_users_may_vary():
     st = S.Study.from_dict({**TINY, "drops": 1, "drop": {}, "axes": {"n_users": [2], "environment": ["uma", "umi"]}})
-    with pytest.raises(ValueError, match=r"the study figures need n_users as the only axis, got also \['environment'\]"):
+    msg = r"the study figures need n_users as the only axis, got also \['environment'\]"
+    with pytest.raises(ValueError, match=msg):
         fig_gain.data(st)
 
 
@@ -98,8 +99,8 @@ def test_render_from_a_study_file_is_byte_identical(tmp_path, monkeypatch):
     _study._shipped.cache_clear()  # recompute: nothing cached may make two renders agree
     b = render(fig_gain, tmp_path / "b")
     _study._shipped.cache_clear()
-    for pa, pb in zip(a, b):
+    for pa, pb in zip(a, b, strict=True):
         assert pa.stat().st_size > 0 and pa.read_bytes() == pb.read_bytes(), pa.name
     monkeypatch.setattr(_study, "STUDY_FILE", tmp_path / "missing.toml")
-    with pytest.raises(FileNotFoundError, match="missing.toml' is missing"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.toml' is missing"):
         fig_zero.data()

@@ -72,7 +72,8 @@ def test_points_chunks_and_seeds():
     (dict(scenario={"colour": 1}), "unknown scenario key 'colour'"),
     (dict(scenario={"bandwidth_hz": 1e6}), r"axes.bandwidth_hz is also set in \[scenario\]"),
     (dict(axes={"n_users": [2, 0]}), r"axis point \{'n_users': 0\}: n_users must be an integer >= 1, got 0"),
-    (dict(axes={"n_users": [2], "v1": [-1.0]}), r"axis point \{'n_users': 2, 'v1': -1.0\}: v1 must be a finite number >= 0"),
+    (dict(axes={"n_users": [2], "v1": [-1.0]}),
+     r"axis point \{'n_users': 2, 'v1': -1.0\}: v1 must be a finite number >= 0"),
     (dict(axes={"n_users": [2], "cell_radius_m": [9000.0]}), "cell_radius_m must be in"),
     (dict(preset="nope"), "preset must be one of"),
 ])
@@ -82,13 +83,13 @@ def test_bad_study(over, match):
 
 
 def test_load_study_errors(tmp_path):
-    with pytest.raises(ValueError, match="study file '.*nope.toml' does not exist"):
+    with pytest.raises(ValueError, match=r"study file '.*nope\.toml' does not exist"):
         S.load_study(tmp_path / "nope.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("seed = \n")
-    with pytest.raises(ValueError, match="study file '.*bad.toml': TOML syntax error"):
+    with pytest.raises(ValueError, match=r"study file '.*bad\.toml': TOML syntax error"):
         S.load_study(bad)
-    with pytest.raises(ValueError, match="study file '.*s.toml': study key 'drops' is required"):
+    with pytest.raises(ValueError, match=r"study file '.*s\.toml': study key 'drops' is required"):
         S.load_study(write_study(tmp_path / "s.toml", {"seed": 1, "axes": {"n_users": [2]}}))
 
 
