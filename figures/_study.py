@@ -37,9 +37,36 @@ def result(study: Study | SweepResult | None = None) -> SweepResult:
 
 
 
+def _axes(study_result: SweepResult) -> list[str]:
+    cols = list(study_result.results.columns)
+    return cols[1:cols.index("drop")]  # between "point" and "drop": the axes other than n_users
+
+
+def subsets(study_result: SweepResult) -> list[tuple[dict, SweepResult]]:
+    """Split a result by the values of its axes other than the number of users.
+
+    Returns ``[(values, part), ...]``: ``values`` maps each such axis to its value (empty when
+    n_users is the only axis), ``part`` the rows of those points with the axis columns removed,
+    ready for the study figures.
+    """
+    axes = _axes(study_result)
+    if not axes:
+        return [({}, study_result)]
+    r, s = study_result.results, study_result.summary
+    out = []
+    for values, rows in r.groupby(axes, sort=False):
+        values = dict(zip(axes, values if isinstance(values, tuple) else (values,), strict=True))
+        points = rows["point"].unique()
+        part = SweepResult(results=rows.drop(columns=axes).reset_index(drop=True),
+                           summary=s[s["point"].isin(points)].drop(columns=axes).reset_index(drop=True),
+                           out_dir=study_result.out_dir, computed_chunks=0, skipped_chunks=0, seconds=0.0)
+        out.append((values, part))
+    return out
+
+
 def by_users(study_result: SweepResult) -> SweepResult:
     """Check that the number of users is the study's only axis (the study figures draw against it)."""
-    axes = study_result.results.columns[1:study_result.results.columns.get_loc("drop")]
-    if len(axes):
+    axes = _axes(study_result)
+    if axes:
         raise ValueError(f"the study figures need n_users as the only axis, got also {list(axes)}")
     return study_result

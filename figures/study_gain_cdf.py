@@ -65,6 +65,6 @@ def plot(table: dict):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
     axes[0][0].set_ylabel("share of drops with gain <= x")
-    fig.suptitle(f"Per-drop gains, pooled over K = {', '.join(str(k) for k in K)} (UMa drops)", fontsize=10)
+    fig.suptitle(f"Per-drop gains, pooled over K = {', '.join(str(k) for k in K)} (random drops)", fontsize=10)
     fig.tight_layout()
     return fig

@@ -63,6 +63,6 @@ def plot(table: dict):
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("mean gain per drop [%] (95% interval)")
     n = int(np.max(column(table, "n")))
-    fig.suptitle(f"Gain over the baselines, random drops in a UMa cell ({n} drops per point)", fontsize=10)
+    fig.suptitle(f"Gain over the baselines, random drops in a cell ({n} drops per point)", fontsize=10)
     fig.tight_layout()
     return fig

@@ -62,7 +62,7 @@ def plot(table: dict):
     ax.set_xlabel("number of users $K$")
     ax.set_ylabel("drops with some user at $L_k = 0$ [%]")
     n = int(np.max(column(table, "n")))
-    ax.set_title(f"Users left to the server, random drops in a UMa cell ({n} drops per K)",
+    ax.set_title(f"Users left to the server, random drops in a cell ({n} drops per K)",
                  fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

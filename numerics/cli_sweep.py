@@ -6,7 +6,9 @@ processes (default: one per core), or the existing cluster whose scheduler liste
 (one row per drop x axis point x method), ``DIR/summary.csv`` (means with 95% intervals and
 per-drop gain statistics), ``DIR/headline.csv`` (largest, 95th-percentile and best-mean gain per
 regime and baseline), ``DIR/failures.csv`` (failed solves with their seed and error) and the
-per-chunk files that make a rerun resume where the last run stopped. ``--drops N`` overrides
+per-chunk files that make a rerun resume where the last run stopped, and renders the study
+figures (``study_gain_vs_users``, ``study_gain_cdf``, ``study_zero_draft``: PNG, PDF and CSV) into
+``DIR/figures/``, one folder per value of the axes other than the number of users. ``--drops N`` overrides
 the study's number of drops (the first N drops of the study, so a larger N later resumes).
 ``--workers 0`` runs the chunks in this process without Dask.
 """
@@ -31,6 +33,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--drops", type=int, default=None, metavar="N", help="number of drops (overrides the study's)")
+    p.add_argument("--no-figures", action="store_true", help="write the tables only")
     p.set_defaults(func=run)
     return p
 
@@ -57,4 +60,31 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {r['method']:<13} over {r['baseline']:<19} max {100 * r['max_gain']:+7.1f} %  "
               f"p95 {100 * r['p95_gain']:+7.1f} %  best mean {100 * r['best_mean_gain']:+7.1f} % "
               f"at {r['best_mean_setting']}")
+    if not args.no_figures:
+        n = render_figures(res, res.out_dir / "figures")
+        print(f"wrote {n} study figures (PNG, PDF, CSV) to {res.out_dir / 'figures'}")
     return 0
+
+
+def render_figures(res: Any, out_dir: Any) -> int:
+    """Render the study figures of a sweep result into ``out_dir`` (a sub-folder per value of the
+    axes other than the number of users); returns the number of figures written.
+
+    The command line is the one place of ``numerics`` that may import ``figures`` (entry point).
+    """
+    import types
+    from pathlib import Path
+
+    from figures import study_gain_cdf, study_gain_vs_users, study_zero_draft
+    from figures._pipeline import render
+    from figures._study import subsets
+
+    n = 0
+    for values, part in subsets(res):
+        sub = Path(out_dir).joinpath(*(f"{k}={v}" for k, v in values.items()))
+        for mod in (study_gain_vs_users, study_gain_cdf, study_zero_draft):
+            # the pipeline's render() with this result as the figure's data
+            view = types.SimpleNamespace(NAME=mod.NAME, data=lambda mod=mod, part=part: mod.data(part), plot=mod.plot)
+            render(view, sub)
+            n += 1
+    return n

@@ -104,3 +104,17 @@ def test_render_from_a_study_file_is_byte_identical(tmp_path, monkeypatch):
     monkeypatch.setattr(_study, "STUDY_FILE", tmp_path / "missing.toml")
     with pytest.raises(FileNotFoundError, match=r"missing\.toml' is missing"):
         fig_zero.data()
+
+
+def test_subsets_split_by_the_other_axes():
+    st = S.Study.from_dict({**TINY, "drops": 1, "drop": {}, "scenario": {},
+                            "axes": {"environment": ["uma", "umi"], "bandwidth_hz": [1.4e6], "n_users": [2, 3]}})
+    res = S.run_sweep(st, None, workers=0)
+    parts = _study.subsets(res)
+    assert [v for v, _ in parts] == [{"environment": "uma", "bandwidth_hz": 1.4e6},
+                                     {"environment": "umi", "bandwidth_hz": 1.4e6}]
+    for values, part in parts:
+        pts = [p for p in range(st.n_points) if st.point(p)["environment"] == values["environment"]]
+        assert sorted(part.results["point"].unique()) == pts == sorted(part.summary["point"].unique())
+        t = fig_gain.data(part)  # drawable: n_users is the only axis left
+        assert set(t["K"]) == {2, 3}

@@ -258,6 +258,12 @@ def test_cli_sweep(tmp_path, capsys):
     assert "study tiny: 2 drops x 2 axis points x 4 methods = 16 solves" in out and "heterogeneous over" in out
     for name in ("results.parquet", "summary.csv", "headline.csv", "failures.csv", "study.json"):
         assert (tmp_path / "o" / name).is_file()
+    # the study figures, one folder per value of the axes other than n_users (here bandwidth_hz)
+    figs = tmp_path / "o" / "figures" / "bandwidth_hz=1400000.0"
+    for name in ("study_gain_vs_users", "study_gain_cdf", "study_zero_draft"):
+        assert all((figs / f"{name}.{ext}").stat().st_size > 0 for ext in ("png", "pdf", "csv"))
+    assert cli_main(["sweep", str(f), "--out", str(tmp_path / "o2"), "--workers", "0", "--no-figures"]) == 0
+    assert not (tmp_path / "o2" / "figures").exists()
 
 
 @pytest.mark.parametrize("args, match", [
