@@ -17,14 +17,14 @@ from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from numerics import __version__  # noqa: E402  (after the backend is set)
+from numerics import __version__  # after the backend is set
 
 HERE = Path(__file__).resolve().parent
 GENERATED = HERE / "generated"
 
 project = "multispin"
 author = "the multispin developers"
-copyright = "2026, the multispin developers"  # noqa: A001 (Sphinx's name)
+copyright = "2026, the multispin developers"
 release = __version__
 version = ".".join(__version__.split(".")[:2])
 

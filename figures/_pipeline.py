@@ -21,13 +21,13 @@ import csv
 import importlib
 import pkgutil
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Iterable
 
 import numpy as np
 
-__all__ = ["MissingInput", "figure_modules", "render", "render_all", "write_csv", "check_table"]
+__all__ = ["MissingInput", "check_table", "figure_modules", "render", "render_all", "write_csv"]
 
 
 class MissingInput(FileNotFoundError):
@@ -65,7 +65,14 @@ def write_csv(table: dict, path: Path) -> None:
         w = csv.writer(fh)
         w.writerow(list(cols))
         for i in range(n):
-            w.writerow([repr(float(c[i])) if np.issubdtype(c.dtype, np.floating) else c[i].item() if hasattr(c[i], "item") else c[i] for c in cols.values()])
+            w.writerow([_cell(c, i) for c in cols.values()])
+
+
+def _cell(col: np.ndarray, i: int) -> object:
+    """A CSV cell: floats with repr precision, NumPy scalars as Python scalars."""
+    if np.issubdtype(col.dtype, np.floating):
+        return repr(float(col[i]))
+    return col[i].item() if hasattr(col[i], "item") else col[i]
 
 
 def render(mod: ModuleType, out_dir: Path | str, table: dict | None = None) -> list[Path]:

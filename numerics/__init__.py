@@ -4,7 +4,8 @@ This module only re-exports; each name lives in the module of its equation famil
 ``__version__`` is the installed distribution's version (``multispin``, from its metadata).
 """
 
-from importlib.metadata import PackageNotFoundError as _PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
 
 try:
     __version__ = _version("multispin")

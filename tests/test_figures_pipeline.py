@@ -51,7 +51,7 @@ def test_render_writes_files_byte_identical(tmp_path, table):
     first = render(fig, tmp_path / "a")
     second = render(fig, tmp_path / "b")
     assert [p.name for p in first] == ["tokens_per_round.png", "tokens_per_round.pdf", "tokens_per_round.csv"]
-    for p, q in zip(first, second):
+    for p, q in zip(first, second, strict=True):
         assert p.stat().st_size > 0 and p.read_bytes() == q.read_bytes(), p.name
     assert first[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and first[1].read_bytes()[:5] == b"%PDF-"
     with open(first[2], newline="") as fh:
