@@ -12,6 +12,7 @@ Generated at build time into ``docs/generated/`` (not committed):
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 
@@ -108,9 +109,9 @@ def _render_gallery(app) -> None:
             continue
         lines += [f"```{{image}} figures/{name}.png", f":alt: {name}", ":width: 100%", "```", "",
                   f"Files: {{download}}`PDF <figures/{name}.pdf>`, {{download}}`CSV <figures/{name}.csv>`.", ""]
-        doc = (mod.__doc__ or "").strip()
-        if doc:
-            lines += ["```text", doc, "```", ""]
+        doc = (mod.__doc__ or "").strip().split("\n", 1)  # the first line repeats the title
+        if len(doc) == 2 and doc[1].strip():
+            lines += ["```{eval-rst}", inspect.cleandoc(doc[1]), "```", ""]
     _write_if_changed(GENERATED / "gallery.md", "\n".join(lines))
 
 
