@@ -84,20 +84,36 @@ def _write_if_changed(path: Path, text: str) -> None:
 
 
 def _render_gallery(app) -> None:
-    """Render every figure with the figures pipeline and write the gallery page."""
+    """Render every figure with the figures pipeline and write the gallery page.
+
+    If ``MULTISPIN_FIGURES_DIR`` names a folder that ``multispin figures`` wrote in the same
+    run (CI does this), its files are reused instead of rendering them a second time.
+    """
+    import shutil
+
     from sphinx.util import logging
 
     from figures._pipeline import figure_modules, render_all
 
     log = logging.getLogger("multispin.gallery")
     out = GENERATED / "figures"
+    out.mkdir(parents=True, exist_ok=True)
     skipped: list[str] = []
 
     def on_missing(name: str, err: FileNotFoundError) -> None:
         skipped.append(name)
         log.warning("figure %s skipped: %s", name, err)
 
-    render_all(out, on_missing=on_missing)
+    todo = list(figure_modules())
+    given = os.environ.get("MULTISPIN_FIGURES_DIR")
+    if given:
+        files = {n: [Path(given) / f"{n}.{ext}" for ext in ("png", "pdf", "csv")] for n in todo}
+        for n in [n for n in todo if all(f.is_file() for f in files[n])]:
+            for f in files[n]:
+                shutil.copyfile(f, out / f.name)
+            todo.remove(n)
+    if todo:
+        render_all(out, todo, on_missing=on_missing)
     lines = ["# Figure gallery", "",
              "Rendered by the figures pipeline while this site was built (`multispin figures` writes",
              "the same files: PNG, PDF and the CSV of the data drawn). Every figure starts from the",
