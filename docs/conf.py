@@ -110,7 +110,8 @@ def _render_gallery(app) -> None:
         files = {n: [Path(given) / f"{n}.{ext}" for ext in ("png", "pdf", "csv")] for n in todo}
         for n in [n for n in todo if all(f.is_file() for f in files[n])]:
             for f in files[n]:
-                shutil.copyfile(f, out / f.name)
+                if f.resolve() != (out / f.name).resolve():  # the folder may be the gallery's own
+                    shutil.copyfile(f, out / f.name)
             todo.remove(n)
     if todo:
         render_all(out, todo, on_missing=on_missing)
