@@ -42,10 +42,9 @@ bench: $(STAMP)
 docs: $(VENV)/.docs
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs build/docs
 
-# ruff (rules in pyproject.toml) and mypy on theory and numerics; not yet part of .ci/run.
+# ruff (rules in pyproject.toml) and mypy on theory and numerics, both reported; not yet part of .ci/run.
 lint: $(VENV)/.dev
-	$(BIN)/ruff check .
-	$(BIN)/mypy
+	status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy || status=1; exit $$status
 
 # The wheel users install (dist/multispin-VERSION-py3-none-any.whl).
 wheel: $(STAMP)
