@@ -605,6 +605,8 @@ def run_sweep(study: Study, out_dir: str | Path | None = None, *, workers: int |
         todo = [c for c in tasks if not _chunk_path(out, *c).exists()]
     else:
         todo = list(tasks)
+    # drop-major order: a run stopped early leaves every axis point with (nearly) the same drops
+    todo.sort(key=lambda c: (c[1], c[0]))
     frames: dict[tuple[int, int, int], Any] = {}
 
     def done(task, df) -> None:
