@@ -131,6 +131,13 @@ def equal_finish_root(rate_model: str, c, d, bandwidth_hz: float, channel) -> tu
     d = np.asarray(d, dtype=np.float64)
     ch = np.asarray(channel, dtype=np.float64)
     B = float(bandwidth_hz)
+    # Work with times measured from the latest drafting end c_max (T' = T - c_max, c' = c - c_max
+    # <= 0): every formula uses only the slacks q_k = T - c_k = T' - c'_k, and T' is of the size of
+    # the upload times. In absolute time the slack of the latest user would be the difference of
+    # two nearly equal numbers, 0 once the upload time is below eps c_max (a huge band:
+    # B = 1e22 Hz with t = 1 ms), and its share d / (B eta q) infinite.
+    c_max = float(np.max(c))
+    c = c - c_max
     a = d / rate(rate_model, 1.0, B, ch)  # upload time with the whole band
     # bracket: at lo some user needs the whole band, so S(lo) >= 1; at hi every
     # beta_k <= a_k / sum(a) because r(beta) >= beta r(1) (concave, r(0) = 0), so S(hi) <= 1
@@ -170,7 +177,7 @@ def equal_finish_root(rate_model: str, c, d, bandwidth_hz: float, channel) -> tu
     total = float(np.sum(beta))
     if total > 1.0:  # never above 1 (feasibility is checked strictly downstream); ~1 ulp
         beta = beta * ((1.0 - 2 * _EPS) / total)
-    return T, beta
+    return c_max + T, beta
 
 
 def equal_finish_allocation(scenario: Scenario, L) -> tuple[np.ndarray, float]:
