@@ -36,6 +36,7 @@ from .lambertw import lambertw
 from .latency import round_time, tokens_per_round
 from .scenario import Scenario
 from .solution import Solution
+from .validation import as_float, as_float_array, as_scenario
 
 __all__ = [
     "solve_homogeneous",
@@ -117,9 +118,9 @@ def stationary_length(alpha, c0, c1):
     >>> round(float(stationary_length(0.8, 2.0, 1.0)), 10)
     1.6944303529
     """
-    a = np.asarray(alpha, dtype=np.float64)
-    c0 = np.asarray(c0, dtype=np.float64)
-    c1 = np.asarray(c1, dtype=np.float64)
+    a = as_float_array("alpha", alpha, None)
+    c0 = as_float_array("c0", c0, None)
+    c1 = as_float_array("c1", c1, None)
     bad = ~((a > 0) & (a < 1))
     if bad.any():
         raise ValueError(f"alpha must lie in (0, 1), got {_first(a, bad)!r}")
@@ -269,6 +270,8 @@ def best_common_length(scenario: Scenario, theta: float) -> tuple[int, float, st
     ValueError
         theta negative or not finite, or a zero round time (:func:`check_positive_round_time`).
     """
+    scenario = as_scenario(scenario)
+    theta = as_float("theta", theta)
     if not (np.isfinite(theta) and theta >= 0):
         raise ValueError(f"theta must be finite and >= 0, got {theta!r}")
     check_positive_round_time(scenario)
@@ -397,8 +400,7 @@ def solve_homogeneous(scenario: Scenario) -> Solution:
     >>> solve_homogeneous(sc).draft_lengths.tolist()   # free drafting: the longest draft
     [8]
     """
-    if not isinstance(scenario, Scenario):
-        raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
+    scenario = as_scenario(scenario)
     check_positive_round_time(scenario)
     K = scenario.n_users
     beta, theta = equal_finish_allocation(scenario, np.ones(K))

@@ -40,6 +40,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .scenario import Scenario, read_toml
+from .validation import MAX_DRAFT, MAX_PROFILE_ENTRIES, MAX_USERS, as_int
 
 __all__ = [
     "tables",
@@ -158,10 +159,15 @@ def llama_params(layers: int, hidden: int, intermediate: int, vocab: int, heads:
 
 
 # ---------------------------------------------------------------- payloads
-def _check_pos_int(name: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-    return int(v)
+#: largest vocabulary and lattice resolution of the payload formulas: C(l + V - 1, V - 1) is
+#: computed exactly, which takes seconds beyond (the largest vocabularies in use are ~2.6e5)
+MAX_VOCAB = 10_000_000
+MAX_RESOLUTION = 100_000
+
+
+def _check_pos_int(name: str, v: Any, high: int | None = None) -> int:
+    limit = {MAX_VOCAB: "numerics.presets.MAX_VOCAB", MAX_RESOLUTION: "numerics.presets.MAX_RESOLUTION"}.get(high)
+    return as_int(name, v, low=1, high=high, limit=limit)
 
 
 def _ceil_log2(x: int) -> int:
@@ -177,7 +183,7 @@ def token_id_bits(vocab: int) -> int:
     >>> token_id_bits(32000), token_id_bits(248320)
     (15, 18)
     """
-    return _ceil_log2(_check_pos_int("vocab", vocab))
+    return _ceil_log2(_check_pos_int("vocab", vocab, MAX_VOCAB))
 
 
 def lattice_bits(vocab: int, resolution: int) -> int:
@@ -191,8 +197,8 @@ def lattice_bits(vocab: int, resolution: int) -> int:
     >>> lattice_bits(4, 2)        # C(5, 3) = 10 points -> 4 bits, + 16
     20
     """
-    V = _check_pos_int("vocab", vocab)
-    ell = _check_pos_int("resolution l", resolution)
+    V = _check_pos_int("vocab", vocab, MAX_VOCAB)
+    ell = _check_pos_int("resolution l", resolution, MAX_RESOLUTION)
     return _ceil_log2(math.comb(ell + V - 1, V - 1)) + 16
 
 
@@ -204,7 +210,7 @@ def topk_bits(vocab: int, k: int, q: int) -> int:
     >>> topk_bits(32000, 8, 16)
     248
     """
-    V = _check_pos_int("vocab", vocab)
+    V = _check_pos_int("vocab", vocab, MAX_VOCAB)
     return _check_pos_int("k", k) * (_ceil_log2(V) + _check_pos_int("q", q))
 
 
@@ -286,7 +292,7 @@ def profile(name: str, max_draft: int) -> np.ndarray:
     [0.76, 0.69, 0.67, 0.68, 0.68, 0.68, 0.68]
     """
     p = _lookup(tables()["acceptance"]["profiles"], name, "profile")
-    md = _check_pos_int("max_draft", max_draft)
+    md = as_int("max_draft", max_draft, low=1, high=MAX_DRAFT, limit="numerics.validation.MAX_DRAFT")
     a = np.asarray(p["alpha"], dtype=np.float64)
     return np.concatenate([a, np.full(max(0, md - a.size), a[-1])])[:md]
 
@@ -316,32 +322,38 @@ def preset_spec(name: str) -> dict[str, Any]:
 def build(spec: Mapping[str, Any], n_users: int | None = None) -> dict[str, Any]:
     """Scenario fields from a preset spec (see ``scenarios.toml`` for the keys).
 
-    Returns a dict that :meth:`Scenario.from_dict` accepts.
+    Returns a dict that :meth:`Scenario.from_dict` accepts. ``n_users`` (an int in
+    [1, :data:`~numerics.validation.MAX_USERS`]) cycles the spec's users; a profile user gets
+    ``max_draft`` positions (:func:`profile`: truncated, or padded with its last value), and
+    K x max_draft must stay within :data:`~numerics.validation.MAX_PROFILE_ENTRIES` (checked
+    before anything is built).
     """
     unknown = sorted(set(spec) - _SPEC_KEYS)
     if unknown:
         raise ValueError(f"unknown preset key {unknown[0]!r}; known keys: {sorted(_SPEC_KEYS)}")
     users = list(spec["users"])
-    K = len(users) if n_users is None else _check_pos_int("n_users", n_users)
+    K = len(users) if n_users is None else as_int("n_users", n_users, low=1, high=MAX_USERS, limit="numerics.validation.MAX_USERS")
+    md = as_int("max_draft", spec["max_draft"], low=1, high=MAX_DRAFT, limit="numerics.validation.MAX_DRAFT")
+    positional = any(isinstance(u.get("acceptance"), str) and u["acceptance"].startswith("profile:") for u in users)
+    if positional and K * md > MAX_PROFILE_ENTRIES:
+        raise ValueError(f"n_users x max_draft = {K} x {md} = {K * md} entries of the position-dependent profile, "
+                         f"above the limit numerics.validation.MAX_PROFILE_ENTRIES = {MAX_PROFILE_ENTRIES}")
     users = list(itertools.islice(itertools.cycle(users), K))
-    md = int(spec["max_draft"])
     draft, target = spec["draft"], spec["target"]
     vocab = int(_lookup(tables()["models"], draft, "draft model")["vocab"])
     v0, v1 = verification_roofline(target, spec["server"], spec["server_precision"])
     t = [draft_latency(draft, u["device"], u["precision"]) for u in users]
     eta = [cqi_efficiency(u["cqi"]) for u in users]
-    rows = []
-    for i, u in enumerate(users):
+    rows: dict[str, Any] = {}  # one evaluation per distinct acceptance entry (users are cycled)
+    for i, u in enumerate(users[:len(spec["users"])]):
         a = u.get("acceptance")
         if isinstance(a, str) and a.startswith("profile:"):
-            rows.append(profile(a.removeprefix("profile:"), md))
+            rows[a] = profile(a.removeprefix("profile:"), md)
         elif isinstance(a, str):
-            rows.append(np.full(md, acceptance(a)))
+            rows[a] = np.full(md, acceptance(a)) if positional else acceptance(a)
         else:
             raise ValueError(f"users[{i}].acceptance must be an acceptance id or 'profile:<name>', got {a!r}")
-    prof = np.array(rows)
-    positional = any(isinstance(u["acceptance"], str) and u["acceptance"].startswith("profile:") for u in users)
-    alpha = prof.tolist() if positional else prof[:, 0].tolist()
+    alpha = np.array([rows[u["acceptance"]] for u in users], dtype=np.float64)
     fields: dict[str, Any] = {
         "alpha": alpha,
         "t_draft": t,
@@ -369,15 +381,21 @@ def preset(name: str, n_users: int | None = None, **overrides: Any) -> Scenario:
     name : str
         One of :func:`preset_names`.
     n_users : int, optional
-        Number of users; the preset's user list is cycled to this length.
+        Number of users, in [1, :data:`~numerics.validation.MAX_USERS`]; the preset's user
+        list is cycled to this length.
     **overrides
         Any Scenario field (``bandwidth_hz=5e6``, ``rate_model='shannon'``, ...); a rate-model
-        override keeps the channel (the SNR of each CQI level is rho = 2^eta - 1).
+        override keeps the channel (the SNR of each CQI level is rho = 2^eta - 1). A
+        ``max_draft`` override on a preset with a position-dependent profile builds the
+        profile with that many positions: truncated to the first max_draft published
+        positions, or padded with the last published value (as :func:`profile` does).
 
     Raises
     ------
     ValueError
-        Unknown preset name, unknown override key, or a bad value (naming the field).
+        Unknown preset name, unknown override key, or a bad value (naming the field), or
+        n_users / max_draft above their limits (:mod:`numerics.validation`), checked before
+        anything is built.
 
     Examples
     --------
@@ -386,13 +404,18 @@ def preset(name: str, n_users: int | None = None, **overrides: Any) -> Scenario:
     (8, 'linear')
     >>> preset('default', n_users=3, bandwidth_hz=5e6).bandwidth_hz
     5000000.0
+    >>> preset('llama2-eagle', max_draft=3).alpha[0].tolist()   # the EAGLE profile, truncated
+    [0.76, 0.69, 0.67]
     """
     spec = preset_spec(name)
-    unknown = sorted(set(overrides) - set(_SCENARIO_FIELDS))
+    unknown = sorted((k for k in overrides if k not in _SCENARIO_FIELDS), key=repr)
     if unknown:
         raise ValueError(f"unknown scenario key {unknown[0]!r}; known keys: {sorted(_SCENARIO_FIELDS) + ['n_users', 'preset']}")
     if "rate_model" in overrides and overrides["rate_model"] in ("linear", "shannon"):
         spec = {**spec, "rate_model": overrides["rate_model"]}
+    if "max_draft" in overrides:  # a profile preset is built with max_draft positions (truncated or padded)
+        spec = {**spec, "max_draft": as_int("max_draft", overrides["max_draft"], low=1, high=MAX_DRAFT,
+                                            limit="numerics.validation.MAX_DRAFT")}
     fields = build(spec, n_users)  # built for the requested rate model: eta or rho = 2^eta - 1
     fields.update(overrides)
     return Scenario.from_dict(fields)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .validation import as_float_array
+
 __all__ = [
     "expected_tokens",
     "expected_accepted",
@@ -75,8 +77,8 @@ def expected_accepted(alpha, L):
     >>> float(expected_accepted(0.5, 2))
     0.75
     """
-    a = np.asarray(alpha, dtype=np.float64)
-    L = np.asarray(L, dtype=np.float64)
+    a = as_float_array("alpha", alpha, None)
+    L = as_float_array("L", L, None)
     _check_alpha(a)
     _check_length(L)
     one = a == 1
@@ -121,8 +123,8 @@ def marginal_tokens(alpha, L):
     >>> round(float(marginal_tokens(0.5, 0)), 12)
     0.69314718056
     """
-    a = np.asarray(alpha, dtype=np.float64)
-    L = np.asarray(L, dtype=np.float64)
+    a = as_float_array("alpha", alpha, None)
+    L = as_float_array("L", L, None)
     _check_alpha(a)
     _check_length(L)
     one = a == 1
@@ -148,7 +150,7 @@ def accepted_pmf(alpha, L: int) -> np.ndarray:
     >>> accepted_pmf(0.5, 2).tolist()
     [0.5, 0.25, 0.25]
     """
-    a = np.asarray(alpha, dtype=np.float64)
+    a = as_float_array("alpha", alpha, None)
     _check_alpha(a)
     L = _check_int_length(L)
     n = np.arange(L + 1, dtype=np.float64)
@@ -161,7 +163,7 @@ def accepted_pmf(alpha, L: int) -> np.ndarray:
 
 def _check_int_length(L) -> int:
     """L as a Python int; ValueError unless it is an integer-valued number >= 0."""
-    ok = not isinstance(L, (bool, str, bytes)) and np.ndim(L) == 0
+    ok = not isinstance(L, (bool, np.bool_, str, bytes)) and np.ndim(L) == 0
     if ok:
         try:
             f = float(L)
@@ -187,7 +189,7 @@ def accepted_variance(alpha, L: int):
     >>> float(accepted_variance(0.5, 1))
     0.25
     """
-    a = np.asarray(alpha, dtype=np.float64)
+    a = as_float_array("alpha", alpha, None)
     pmf = accepted_pmf(a, L)
     L = _check_int_length(L)
     mean = np.asarray(expected_accepted(a, L))[..., None]
@@ -218,11 +220,11 @@ def expected_tokens_positional(alphas, L):
     >>> float(expected_tokens_positional([0.5, 0.5, 0.5], 2))  # = expected_tokens(0.5, 2)
     1.75
     """
-    al = np.asarray(alphas, dtype=np.float64)
+    al = as_float_array("alphas", alphas, None)
     if al.ndim == 0:
         raise ValueError("alphas must have a last axis of positions, got a scalar")
     _check_alpha(al, "alphas")
-    L = np.asarray(L, dtype=np.float64)
+    L = as_float_array("L", L, None)
     _check_length(L)
     M = al.shape[-1]
     if np.any(L > M):
