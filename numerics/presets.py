@@ -30,7 +30,6 @@ Scenario fields) or ``preset = "name"`` plus such overrides.
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import tomllib
 from importlib import resources
@@ -338,22 +337,25 @@ def build(spec: Mapping[str, Any], n_users: int | None = None) -> dict[str, Any]
     if positional and K * md > MAX_PROFILE_ENTRIES:
         raise ValueError(f"n_users x max_draft = {K} x {md} = {K * md} entries of the position-dependent profile, "
                          f"above the limit numerics.validation.MAX_PROFILE_ENTRIES = {MAX_PROFILE_ENTRIES}")
-    users = list(itertools.islice(itertools.cycle(users), K))
     draft, target = spec["draft"], spec["target"]
     vocab = int(_lookup(tables()["models"], draft, "draft model")["vocab"])
     v0, v1 = verification_roofline(target, spec["server"], spec["server_precision"])
-    t = [draft_latency(draft, u["device"], u["precision"]) for u in users]
-    eta = [cqi_efficiency(u["cqi"]) for u in users]
-    rows: dict[str, Any] = {}  # one evaluation per distinct acceptance entry (users are cycled)
-    for i, u in enumerate(users[:len(spec["users"])]):
+    # one evaluation per user of the spec; user k of the scenario is spec user k mod len(users)
+    t_base = [draft_latency(draft, u["device"], u["precision"]) for u in users]
+    eta_base = [cqi_efficiency(u["cqi"]) for u in users]
+    alpha_base = []
+    for i, u in enumerate(users):
         a = u.get("acceptance")
         if isinstance(a, str) and a.startswith("profile:"):
-            rows[a] = profile(a.removeprefix("profile:"), md)
+            alpha_base.append(profile(a.removeprefix("profile:"), md))
         elif isinstance(a, str):
-            rows[a] = np.full(md, acceptance(a)) if positional else acceptance(a)
+            alpha_base.append(np.full(md, acceptance(a)) if positional else acceptance(a))
         else:
             raise ValueError(f"users[{i}].acceptance must be an acceptance id or 'profile:<name>', got {a!r}")
-    alpha = np.array([rows[u["acceptance"]] for u in users], dtype=np.float64)
+    cycle = np.arange(K) % len(users)
+    alpha = np.asarray(alpha_base, dtype=np.float64)[cycle]
+    t = np.asarray(t_base, dtype=np.float64)[cycle]
+    eta = np.asarray(eta_base, dtype=np.float64)[cycle]
     fields: dict[str, Any] = {
         "alpha": alpha,
         "t_draft": t,
@@ -367,7 +369,7 @@ def build(spec: Mapping[str, Any], n_users: int | None = None) -> dict[str, Any]
         "max_draft": md,
     }
     if spec["rate_model"] == "shannon":
-        fields["snr"] = [math.expm1(e * math.log(2.0)) for e in eta]
+        fields["snr"] = np.expm1(eta * math.log(2.0))
     else:
         fields["spectral_efficiency"] = eta
     return fields
@@ -429,6 +431,10 @@ def scenario_from_mapping(data: Mapping[str, Any]) -> Scenario:
         rest = dict(data)
         name = rest.pop("preset")
         n_users = rest.pop("n_users", None)
+        unknown = sorted((k for k in rest if k not in _SCENARIO_FIELDS), key=repr)
+        if unknown:  # also keys that are not strings, before they become keyword arguments
+            raise ValueError(f"unknown scenario key {unknown[0]!r}; known keys: "
+                             f"{sorted(_SCENARIO_FIELDS) + ['n_users', 'preset']}")
         return preset(name, n_users=n_users, **rest)
     if "n_users" in data:
         raise ValueError("n_users is only allowed together with preset = \"name\"")

@@ -171,7 +171,7 @@ def _scalar(name: str, value: Any) -> float:
     try:
         return float(value)
     except OverflowError:  # an int beyond the float range
-        return math.copysign(math.inf, value)
+        return math.inf if value > 0 else -math.inf
 
 
 def as_float(name: str, value: Any, *, low: float | None = None, high: float | None = None,
@@ -313,7 +313,9 @@ def as_float_array(name: str, value: Any, ndim: Iterable[int] | None = (0, 1)) -
             raise ValueError(f"{name} must be {what}, got {fmt(value)}")
         try:
             arr = arr.astype(np.float64)
-        except (OverflowError, TypeError, ValueError):
+        except OverflowError:  # an int beyond the float range: +-inf, refused by the range checks
+            arr = np.array([_scalar(name, x) for x in arr.flat], dtype=np.float64).reshape(arr.shape)
+        except (TypeError, ValueError):
             raise ValueError(f"{name} must be {what}, got {fmt(value)}") from None
     elif kind not in "iuf":
         raise ValueError(f"{name} must be {what}, got {fmt(value)}"
