@@ -9,7 +9,8 @@ The contract of the command line (issue 10):
   stdout went away (``multispin solve x --json | head -3``): quietly, nothing on stderr.
 - on 1 and 2, exactly one line on stderr, ``multispin <command>: error: <message>`` (bad
   input) or ``multispin <command>: internal error: <Type>: <message> ...`` (internal), never a
-  traceback. ``MULTISPIN_TRACEBACK=1`` in the environment adds the traceback of an internal
+  traceback; an exception type given its own label and code with :func:`register_failure`
+  (e.g. a solver failure, exit 1) prints ``multispin <command>: <label>: <message>``. ``MULTISPIN_TRACEBACK=1`` in the environment adds the traceback of an internal
   error, for a bug report.
 - Python warnings raised while a command runs are shown after it succeeds (as Python would),
   and dropped when it fails, so that the failure stays one line.
@@ -45,6 +46,7 @@ __all__ = [
     "EXIT_BROKEN_PIPE",
     "ArgumentParser",
     "run_guarded",
+    "register_failure",
     "to_jsonable",
     "to_json",
     "print_json",
@@ -93,6 +95,21 @@ def _say(line: str) -> None:
         pass
 
 
+#: exception types with their own exit code and message label, checked first (in order) by
+#: :func:`run_guarded`; see :func:`register_failure`
+_FAILURES: list[tuple[type[BaseException], int, str]] = []
+
+
+def register_failure(exc_type: type[BaseException], code: int, label: str) -> None:
+    """Give an exception type its exit code and one-line label: ``multispin <command>: <label>: <message>``.
+
+    For example ``register_failure(SolverError, EXIT_INTERNAL, "solver failure")`` (one line in
+    ``numerics/cli.py``); the message is ``str(exc)``. Registering the same type again replaces it.
+    """
+    _FAILURES[:] = [f for f in _FAILURES if f[0] is not exc_type]
+    _FAILURES.append((exc_type, code, label))
+
+
 def run_guarded(command: str | Callable[[], str], func: Callable[[], int]) -> int:
     """Run ``func`` and map every outcome to an exit code with at most one line on stderr.
 
@@ -115,6 +132,10 @@ def run_guarded(command: str | Callable[[], str], func: Callable[[], int]) -> in
             return EXIT_BROKEN_PIPE
         except SystemExit:
             raise
+        except tuple(f[0] for f in _FAILURES) as exc:  # registered kinds (an empty tuple matches nothing)
+            exc_type, code, label = next(f for f in _FAILURES if isinstance(exc, f[0]))
+            _say(f"{prefix()}: {label}: {one_line(exc) or exc_type.__name__}")
+            return code
         except KeyboardInterrupt:
             _say(f"{prefix()}: interrupted")
             return EXIT_INTERRUPTED

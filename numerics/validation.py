@@ -45,11 +45,12 @@ Served up to, refused above (``ValueError`` naming the field, the value and the 
 - :data:`MAX_FILE_BYTES` = 128 MiB: a scenario file (a 10^7-entry profile in TOML is about
   60 MB; a larger file is not a scenario, e.g. ``/dev/zero``).
 - Scale of the channel: the full-band rate of every user, B eta_k (linear) or
-  B log2(1 + rho_k) (Shannon), must be finite (<= 1.8e308 bit/s), and the full-band upload
-  time of a token, s_k / r_k(1), must be a normal double (>= 2.2e-308 s) for every
-  uploading user: below, the shares of the equal-finish allocation would be computed from
-  subnormal numbers with few significant bits. Bandwidths from 1 Hz to 1e300 Hz with any
-  physical payload are inside.
+  B log2(1 + rho_k) (Shannon), must be a finite normal double (2.2e-308 to 1.8e308 bit/s),
+  and the full-band upload time of a token, s_k / r_k(1), must be finite and a normal
+  double (>= 2.2e-308 s) for every uploading user: otherwise the rate or the upload time
+  is 0 or infinite, or subnormal with few significant bits, and so would be the shares of
+  the equal-finish allocation. Bandwidths from 1 Hz to 1e300 Hz with any physical payload
+  are inside.
 
 The same limits are listed in ``docs/model.md`` (section Limits).
 
@@ -541,23 +542,25 @@ def _finite_scalar(name: str, value: Any, positive: bool) -> float:
 
 
 def _check_channel_scale(out: Mapping[str, Any]) -> None:
-    """Full-band rates finite and full-band upload times normal (module docstring, Limits)."""
+    """Full-band rates normal and finite, full-band upload times normal and finite (module docstring, Limits)."""
     B = out["bandwidth_hz"]
     linear = out["rate_model"] == "linear"
     ch = out["spectral_efficiency"] if linear else out["snr"]
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", under="ignore"):
         r1 = B * ch if linear else B * (np.log1p(ch) / math.log(2.0))
-    if not np.all(np.isfinite(r1)):
-        k = int(np.flatnonzero(~np.isfinite(r1))[0])
+    bad = ~((r1 >= _TINY) & np.isfinite(r1))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
         field = "spectral_efficiency" if linear else "snr"
         raise ValueError(f"bandwidth_hz x {'spectral_efficiency' if linear else 'log2(1 + snr)'} (the full-band "
-                         f"rate of user {k}) must be finite, got bandwidth_hz = {B!r}, {field} = {float(ch[k])!r}")
+                         f"rate of user {k}) must be finite and >= {_TINY:.3g} bit/s (a normal double), got "
+                         f"bandwidth_hz = {B!r}, {field} = {float(ch[k])!r}")
     s = out["bits_per_token"]
-    with np.errstate(under="ignore"):
+    with np.errstate(over="ignore", under="ignore"):
         a = s / r1
-    small = (s > 0) & ~(a >= _TINY)
-    if small.any():
-        k = int(np.flatnonzero(small)[0])
-        raise ValueError(f"bits_per_token / full-band rate (the upload time of a token of user {k}) must be "
-                         f">= {_TINY:.3g} s (a normal double), got bits_per_token = {float(s[k])!r} at a rate of "
-                         f"{float(r1[k])!r} bit/s")
+    bad = (s > 0) & ~((a >= _TINY) & np.isfinite(a))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"bits_per_token / full-band rate (the upload time of a token of user {k}) must be finite "
+                         f"and >= {_TINY:.3g} s (a normal double), got bits_per_token = {float(s[k])!r} at a rate "
+                         f"of {float(r1[k])!r} bit/s")

@@ -141,17 +141,24 @@ def test_profile_entries_limit():
 
 def test_full_band_rate_must_be_finite():
     with pytest.raises(ValueError, match=r"bandwidth_hz x spectral_efficiency \(the full-band rate of user 0\) must be "
-                                         r"finite, got bandwidth_hz = 1e\+300, spectral_efficiency = 10000000000.0"):
+                                         r"finite and >= 2.23e-308 bit/s \(a normal double\), got bandwidth_hz = "
+                                         r"1e\+300, spectral_efficiency = 10000000000.0"):
         make(bandwidth_hz=1e300, spectral_efficiency=1e10)
-    with pytest.raises(ValueError, match=r"bandwidth_hz x log2\(1 \+ snr\) .* must be finite, got bandwidth_hz = "
+    with pytest.raises(ValueError, match=r"bandwidth_hz x log2\(1 \+ snr\) .* must be finite .*, got bandwidth_hz = "
                                          r"1e\+307, snr = 1e\+300"):
         make(rate_model="shannon", snr=1e300, bandwidth_hz=1e307, spectral_efficiency=None)
+    with pytest.raises(ValueError, match=r"full-band rate of user 0\) must be finite and >= 2.23e-308 bit/s .*got "
+                                         r"bandwidth_hz = 5e-324, spectral_efficiency = 1e-300"):
+        make(bandwidth_hz=5e-324, spectral_efficiency=1e-300)
 
 
 def test_full_band_upload_time_must_be_normal():
     with pytest.raises(ValueError, match=r"bits_per_token / full-band rate \(the upload time of a token of user 1\) "
-                                         r"must be >= 2.23e-308 s"):
+                                         r"must be finite and >= 2.23e-308 s"):
         make(bits_per_token=[1.0, 1e-300], bandwidth_hz=1e22, t_draft=0.0)
+    with pytest.raises(ValueError, match=r"upload time of a token of user 0\) must be finite .* got bits_per_token = "
+                                         r"1e\+300 at a rate of 1e-300 bit/s"):
+        make(bits_per_token=1e300, bandwidth_hz=1e-300)
     assert make(bits_per_token=[1.0, 0.0], bandwidth_hz=1e300).n_users == 2  # s = 0: no upload, no limit
 
 
