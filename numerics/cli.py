@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 from .cli_common import ArgumentParser, print_json, run_guarded
@@ -109,6 +110,10 @@ def _print_solve(report: dict[str, Any], scenario) -> None:
 def _cmd_figures(a: argparse.Namespace) -> int:
     from figures._pipeline import figure_modules, render_all  # entry point: allowed here (module docstring)
 
+    out = Path(a.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {a.out!r} is a file, not a directory")
+    out.mkdir(parents=True, exist_ok=True)  # an unusable path fails here, before any progress output
     paths = render_all(a.out, a.only, progress=True)
     print(f"wrote {len(paths)} files to {a.out} ({len(paths) // 3} figures of {len(figure_modules())})")
     return 0

@@ -10,8 +10,9 @@ The contract of the command line (issue 10):
 - on 1 and 2, exactly one line on stderr, ``multispin <command>: error: <message>`` (bad
   input) or ``multispin <command>: internal error: <Type>: <message> ...`` (internal), never a
   traceback; an exception type given its own label and code with :func:`register_failure`
-  (e.g. a solver failure, exit 1) prints ``multispin <command>: <label>: <message>``. ``MULTISPIN_TRACEBACK=1`` in the environment adds the traceback of an internal
-  error, for a bug report.
+  (e.g. a solver failure, exit 1) prints ``multispin <command>: <label>: <message>``.
+  ``MULTISPIN_TRACEBACK=1`` in the environment adds the traceback of an internal error, for
+  a bug report.
 - Python warnings raised while a command runs are shown after it succeeds (as Python would),
   and dropped when it fails, so that the failure stays one line.
 - JSON output is strict (RFC 8259): NaN and +-infinity have no JSON form and are written as
@@ -20,7 +21,8 @@ The contract of the command line (issue 10):
 
 A subcommand in its own module (``numerics/cli_fit.py``, ...) exposes ``add_parser(subparsers)``,
 which calls ``subparsers.add_parser(name, ...)`` and ``set_defaults(func=run)``; ``run(args) ->
-int`` raises ``ValueError`` for bad input and prints JSON with :func:`print_json`. Registering it
+int`` raises ``ValueError`` for bad input and prints JSON with :func:`print_json`.
+Registering it
 is one line in ``numerics/cli.py`` (``SUBCOMMAND_MODULES``); :func:`run_guarded` does the rest.
 """
 
@@ -39,18 +41,18 @@ from typing import Any, NoReturn
 import numpy as np
 
 __all__ = [
-    "EXIT_OK",
-    "EXIT_INTERNAL",
     "EXIT_BAD_INPUT",
-    "EXIT_INTERRUPTED",
     "EXIT_BROKEN_PIPE",
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
     "ArgumentParser",
-    "run_guarded",
-    "register_failure",
-    "to_jsonable",
-    "to_json",
-    "print_json",
     "one_line",
+    "print_json",
+    "register_failure",
+    "run_guarded",
+    "to_json",
+    "to_jsonable",
 ]
 
 EXIT_OK = 0

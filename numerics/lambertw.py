@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .validation import as_float_array
+
 __all__ = ["lambertw", "wright_omega", "omega_unchecked"]
 
 #: 1/e as an unevaluated sum of two doubles (the low part from mpmath at 40 digits)
@@ -142,7 +144,7 @@ def lambertw(x, branch: int = 0):
     """
     if isinstance(branch, bool) or branch not in (0, -1):
         raise ValueError(f"branch must be 0 or -1, got {branch!r}")
-    x = np.asarray(x, dtype=np.float64)
+    x = as_float_array("x", x, None)
     lo = -_INV_E_HI
     ok = (x >= lo) & ((x <= 0) if branch == -1 else (x <= np.inf))
     if not np.all(ok):
@@ -202,7 +204,7 @@ def wright_omega(z):
     >>> float(wright_omega(1e200))   # z - ln z + ln z / z + ...: equal to z in double precision
     1e+200
     """
-    z = np.asarray(z, dtype=np.float64)
+    z = as_float_array("z", z, None)
     if np.any(np.isnan(z)):
         raise ValueError("z must not be NaN in wright_omega, got nan")
     return omega_unchecked(z.ravel()).reshape(z.shape)[()]

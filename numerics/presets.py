@@ -152,6 +152,10 @@ def llama_params(layers: int, hidden: int, intermediate: int, vocab: int, heads:
     >>> llama_params(32, 4096, 11008, 32000)     # Llama-2-7B
     6738415616
     """
+    layers, hidden, intermediate, vocab = (as_int(n, v, low=1) for n, v in (
+        ("layers", layers), ("hidden", hidden), ("intermediate", intermediate), ("vocab", vocab)))
+    heads = None if heads is None else as_int("heads", heads, low=1)
+    kv_heads = None if kv_heads is None else as_int("kv_heads", kv_heads, low=1)
     kv = hidden if heads is None or kv_heads is None else hidden * kv_heads // heads
     per_layer = 2 * hidden * hidden + 2 * hidden * kv + 3 * hidden * intermediate + 2 * hidden
     return layers * per_layer + 2 * vocab * hidden + hidden
@@ -331,7 +335,8 @@ def build(spec: Mapping[str, Any], n_users: int | None = None) -> dict[str, Any]
     if unknown:
         raise ValueError(f"unknown preset key {unknown[0]!r}; known keys: {sorted(_SPEC_KEYS)}")
     users = list(spec["users"])
-    K = len(users) if n_users is None else as_int("n_users", n_users, low=1, high=MAX_USERS, limit="numerics.validation.MAX_USERS")
+    K = len(users) if n_users is None else as_int("n_users", n_users, low=1, high=MAX_USERS,
+                                                  limit="numerics.validation.MAX_USERS")
     md = as_int("max_draft", spec["max_draft"], low=1, high=MAX_DRAFT, limit="numerics.validation.MAX_DRAFT")
     positional = any(isinstance(u.get("acceptance"), str) and u["acceptance"].startswith("profile:") for u in users)
     if positional and K * md > MAX_PROFILE_ENTRIES:
@@ -412,7 +417,8 @@ def preset(name: str, n_users: int | None = None, **overrides: Any) -> Scenario:
     spec = preset_spec(name)
     unknown = sorted((k for k in overrides if k not in _SCENARIO_FIELDS), key=repr)
     if unknown:
-        raise ValueError(f"unknown scenario key {unknown[0]!r}; known keys: {sorted(_SCENARIO_FIELDS) + ['n_users', 'preset']}")
+        raise ValueError(f"unknown scenario key {unknown[0]!r}; known keys: "
+                         f"{[*sorted(_SCENARIO_FIELDS), 'n_users', 'preset']}")
     if "rate_model" in overrides and overrides["rate_model"] in ("linear", "shannon"):
         spec = {**spec, "rate_model": overrides["rate_model"]}
     if "max_draft" in overrides:  # a profile preset is built with max_draft positions (truncated or padded)
@@ -434,7 +440,7 @@ def scenario_from_mapping(data: Mapping[str, Any]) -> Scenario:
         unknown = sorted((k for k in rest if k not in _SCENARIO_FIELDS), key=repr)
         if unknown:  # also keys that are not strings, before they become keyword arguments
             raise ValueError(f"unknown scenario key {unknown[0]!r}; known keys: "
-                             f"{sorted(_SCENARIO_FIELDS) + ['n_users', 'preset']}")
+                             f"{[*sorted(_SCENARIO_FIELDS), 'n_users', 'preset']}")
         return preset(name, n_users=n_users, **rest)
     if "n_users" in data:
         raise ValueError("n_users is only allowed together with preset = \"name\"")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .validation import as_float_array
+
 __all__ = ["sample_accepted"]
 
 
@@ -61,7 +63,7 @@ def sample_accepted(alpha, L, size, rng: np.random.Generator) -> np.ndarray:
     >>> sample_accepted([1.0, 1.0, 0.0], 3, 2, rng).tolist()   # positions 1, 2 always, 3 never
     [2, 2]
     """
-    a = np.asarray(alpha, dtype=np.float64)
+    a = as_float_array("alpha", alpha, None)
     bad = ~((a >= 0) & (a <= 1))
     if bad.any():
         raise ValueError(f"alpha must lie in [0, 1], got {float(a[bad].flat[0]) if a.ndim else float(a)!r}")

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .validation import BATCHING_MODES, MAX_FILE_BYTES, RATE_MODELS, scenario_fields
+from .validation import BATCHING_MODES, MAX_FILE_BYTES, RATE_MODELS, check_keywords, scenario_fields
 
 __all__ = ["Scenario", "RATE_MODELS", "BATCHING_MODES", "read_toml", "read_text"]
 
@@ -158,7 +158,8 @@ class Scenario:
         return self.spectral_efficiency if self.rate_model == "linear" else self.snr
 
     def replace(self, **changes: Any) -> "Scenario":
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again); an unknown field raises ``ValueError``."""
+        check_keywords("Scenario.replace", changes, [f.name for f in dataclasses.fields(self)])
         return dataclasses.replace(self, **changes)
 
     # ------------------------------------------------------------------ (de)serialisation

@@ -102,7 +102,7 @@ def test_usage_error_is_one_line():
 def test_closed_pipe_exits_quietly():
     """Issue 10: piping into `head` ended in a BrokenPipeError traceback. The read end is closed
     before the program writes (it is still importing), so its first write meets a closed pipe."""
-    proc = subprocess.Popen(CMD + ["presets"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen([*CMD, "presets"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     proc.stdout.close()
     with proc.stderr:
         err = proc.stderr.read()
@@ -196,7 +196,8 @@ def test_argument_parser_error_is_one_line(capsys):
     with pytest.raises(SystemExit) as exc:
         p.parse_args(["--n", "1.5"])
     assert exc.value.code == EXIT_BAD_INPUT
-    assert capsys.readouterr().err == "multispin x: error: argument --n: invalid int value: '1.5' (see multispin x --help)\n"
+    assert capsys.readouterr().err == ("multispin x: error: argument --n: invalid int value: '1.5' "
+                                       "(see multispin x --help)\n")
 
 
 def test_main_help_and_no_command(capsys):
@@ -210,7 +211,8 @@ def test_main_help_and_no_command(capsys):
 # ---------------------------------------------------------------- strict JSON
 def test_to_jsonable_rules():
     assert to_jsonable({"a": np.float64("nan"), "b": [np.inf, -np.inf, 1.5], "c": np.arange(2), "d": np.bool_(True),
-                        3: (None, "x")}) == {"a": None, "b": [None, None, 1.5], "c": [0, 1], "d": True, "3": [None, "x"]}
+                        3: (None, "x")}) == {"a": None, "b": [None, None, 1.5], "c": [0, 1], "d": True,
+                                             "3": [None, "x"]}
     assert to_json({"x": np.float32(0.5)}, indent=None) == '{"x": 0.5}'
     with pytest.raises(TypeError, match="cannot write a set as JSON"):
         to_jsonable({1, 2})
@@ -250,3 +252,12 @@ def test_solve_json_is_strict_on_odd_scenarios(tmp_path, capsys, name):
     if name == "zero-length-and-zero-share":
         assert rep["solutions"]["heterogeneous"]["draft_lengths"][0] == 0
         assert rep["solutions"]["homogeneous"]["bandwidth"][1] == 0.0
+
+
+def test_figures_out_is_a_file(tmp_path, capsys):
+    """--out naming a file: one line, exit 2, before any figure (and its progress bar) starts."""
+    f = tmp_path / "plot.png"
+    f.write_text("")
+    assert main(["figures", "--only", "goodput_vs_draft_length", "--out", str(f)]) == EXIT_BAD_INPUT
+    cap = capsys.readouterr()
+    assert cap.err == f"multispin figures: error: --out {str(f)!r} is a file, not a directory\n"

@@ -59,7 +59,7 @@ def test_stationary_length_beyond_1e12():
         with mp.workdps(40):
             # L° + 1 = ln(1 + p)/(-ln alpha), p the root of p - ln(1 + p) = -ln(alpha)(c0/c1 - 1)
             delta = -mp.log(mp.mpf(a)) * (mp.mpf(ratio) - 1)
-            p = mp.findroot(lambda x: x - mp.log1p(x) - delta, delta + mp.log(delta))
+            p = mp.findroot(lambda x, d=delta: x - mp.log1p(x) - d, delta + mp.log(delta))
             ref = mp.log1p(p) / (-mp.log(mp.mpf(a))) - 1
         got = float(stationary_length(a, ratio, 1.0))
         assert np.isfinite(got) and abs(got - float(ref)) <= 1e-14 * (1 + abs(float(ref))), (ratio, a, got, ref)
@@ -187,7 +187,7 @@ def test_multipliers_finite_at_1e300_hz(t):
     sol = solve_homogeneous(sc)
     with mp.workdps(40):
         inv_g = [mp.mpf(1e300) * mp.mpf(float(e)) * mp.mpf(float(b)) ** 2 / mp.mpf(float(s))
-                 for e, b, s in zip(sc.spectral_efficiency, sol.bandwidth, sc.bits_per_token)]
+                 for e, b, s in zip(sc.spectral_efficiency, sol.bandwidth, sc.bits_per_token, strict=True)]
         lam = 1 / sum(inv_g)
         mu = [float(lam * w) for w in inv_g]
     assert sol.multipliers["lambda"] == pytest.approx(float(lam), rel=1e-13)

@@ -210,7 +210,8 @@ def test_as_float_array_messages():
         V.as_float_array("a", 1.0, (2,))
     with pytest.raises(ValueError, match=r"a must be a number or an array of numbers, got \[1, None\]"):
         V.as_float_array("a", np.array([1, None], dtype=object))
-    with pytest.raises(ValueError, match=r"a must be a number or an array of numbers, got \[datetime.date\(2020, 1, 1\)\]"):
+    with pytest.raises(ValueError, match=r"a must be a number or an array of numbers, got "
+                                         r"\[datetime.date\(2020, 1, 1\)\]"):
         V.as_float_array("a", np.array(["2020-01-01"], dtype="datetime64[D]"))
 
 
@@ -242,7 +243,8 @@ def test_public_functions_refuse_a_dict_scenario():
                  lambda: baseline(d, "autoregressive"), lambda: solve_homogeneous(d),
                  lambda: per_token_latency(d, 1.0), lambda: batch_size(d, 1), lambda: drafting_time(d, 1, 1.0),
                  lambda: equal_finish_allocation(d, 1), lambda: share_for_deadline(d, 1, 1.0)):
-        with pytest.raises(ValueError, match=r"scenario must be a Scenario, got dict \(build one with Scenario.from_dict\)"):
+        with pytest.raises(ValueError, match=r"scenario must be a Scenario, got dict "
+                                             r"\(build one with Scenario.from_dict\)"):
             call()
 
 
@@ -380,7 +382,8 @@ def test_preset_many_users_is_cheap():
 
 
 def test_payload_formula_limits():
-    with pytest.raises(ValueError, match=r"vocab must be <= 10000000 \(limit numerics.presets.MAX_VOCAB\), got 10000001"):
+    with pytest.raises(ValueError, match=r"vocab must be <= 10000000 \(limit numerics.presets.MAX_VOCAB\), "
+                                         r"got 10000001"):
         token_id_bits(10_000_001)
     with pytest.raises(ValueError, match=r"resolution l must be <= 100000 \(limit numerics.presets.MAX_RESOLUTION\)"):
         lattice_bits(32000, 10**9)
@@ -428,3 +431,23 @@ def test_unreadable_file(tmp_path):  # pragma: no cover (CI runs as a user; this
 def test_from_dict_keys_of_any_type():
     with pytest.raises(ValueError, match=r"unknown scenario key 3"):
         Scenario.from_dict({**BASE, 3: 1})
+
+
+def test_replace_unknown_field():
+    with pytest.raises(ValueError, match=r"Scenario.replace takes only alpha, .*, got alpah=0.5"):
+        make().replace(alpah=0.5)
+
+
+def test_special_function_and_sampling_type_rules():
+    from numerics import lambertw, sample_accepted
+    from numerics.lambertw import wright_omega
+    from numerics.presets import llama_params
+
+    with pytest.raises(ValueError, match=r"x must be a number or an array of numbers, got '1.0'"):
+        lambertw("1.0")
+    with pytest.raises(ValueError, match=r"z must be a number or an array of numbers, got None"):
+        wright_omega(None)
+    with pytest.raises(ValueError, match=r"alpha must be a number or an array of numbers, got True"):
+        sample_accepted(True, 2, 3, np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"layers must be an integer >= 1, got '32'"):
+        llama_params("32", 4096, 11008, 32000)

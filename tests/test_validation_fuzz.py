@@ -105,7 +105,7 @@ def scenario_kwargs(draw, pools=None, good=GOOD):
     odd = draw(st.lists(st.sampled_from(FIELDS), max_size=2, unique=True))
     kw, must_fail = {}, False
     for name in FIELDS:
-        if name not in REQUIRED + ("spectral_efficiency", "snr") and name not in odd and draw(st.booleans()):
+        if name not in (*REQUIRED, "spectral_efficiency", "snr") and name not in odd and draw(st.booleans()):
             continue  # optional: leave the default
         if name in odd:
             pool = pools[name]
@@ -156,7 +156,7 @@ BASE = dict(alpha=[0.8, 0.6], t_draft=[0.0, 1e-3], bits_per_token=[100.0, 0.0], 
 def test_every_odd_value_of_every_field(name):
     """The whole pool, one field at a time, on a valid scenario: refused naming the field, or served."""
     for value, must_fail in _odd_pool(name):
-        _check_outcome(lambda: Scenario(**{**BASE, name: value}), (name,), must_fail)
+        _check_outcome(lambda v=value: Scenario(**{**BASE, name: v}), (name,), must_fail)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -209,7 +209,7 @@ def test_every_odd_toml_value_of_every_field(tmp_path, name, form):
     for value, must_fail in TOML_POOLS[name]:
         p = tmp_path / "s.toml"
         p.write_text(tomli_w.dumps({**base, name: value}), encoding="utf-8")
-        _check_outcome(lambda: load_scenario(p), (name,), must_fail)
+        _check_outcome(lambda p=p: load_scenario(p), (name,), must_fail)
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
