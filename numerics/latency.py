@@ -107,7 +107,8 @@ def verification_latency(scenario: Scenario, L) -> float:
     >>> round(verification_latency(s, 4), 12)   # 0.1 + 0.01 * 1 * (4 + 1)
     0.15
     """
-    return scenario.v0 + scenario.v1 * batch_size(scenario, L)
+    n = batch_size(scenario, L)  # checks the scenario and L first
+    return scenario.v0 + scenario.v1 * n
 
 
 def tokens_per_round(scenario: Scenario, L) -> np.ndarray:

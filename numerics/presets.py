@@ -39,7 +39,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .scenario import Scenario, read_toml
-from .validation import MAX_DRAFT, MAX_PROFILE_ENTRIES, MAX_USERS, as_int
+from .validation import MAX_DRAFT, MAX_PROFILE_ENTRIES, MAX_USERS, as_int, fmt
 
 __all__ = [
     "tables",
@@ -70,6 +70,8 @@ _SCENARIO_FIELDS = (
     "snr", "v1", "batching", "overhead", "max_draft",
 )
 
+_REQUIRED_SPEC_KEYS = ("target", "draft", "server", "server_precision", "rate_model", "batching", "max_draft",
+                       "payload", "users")
 _SPEC_KEYS = {
     "description", "target", "draft", "server", "server_precision", "rate_model", "batching",
     "max_draft", "payload", "users", "bandwidth_hz",
@@ -331,10 +333,21 @@ def build(spec: Mapping[str, Any], n_users: int | None = None) -> dict[str, Any]
     K x max_draft must stay within :data:`~numerics.validation.MAX_PROFILE_ENTRIES` (checked
     before anything is built).
     """
-    unknown = sorted(set(spec) - _SPEC_KEYS)
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"spec must be a mapping of preset keys, got {type(spec).__name__}")
+    unknown = sorted((k for k in spec if k not in _SPEC_KEYS), key=repr)
     if unknown:
         raise ValueError(f"unknown preset key {unknown[0]!r}; known keys: {sorted(_SPEC_KEYS)}")
-    users = list(spec["users"])
+    missing = [k for k in _REQUIRED_SPEC_KEYS if k not in spec]
+    if missing:
+        raise ValueError(f"preset key {missing[0]!r} is required, got keys {sorted(spec)}")
+    users = spec["users"]
+    if not isinstance(users, list) or not users or not all(isinstance(u, Mapping) for u in users):
+        raise ValueError(f"preset key 'users' must be a non-empty list of tables, got {fmt(users)}")
+    for i, u in enumerate(users):
+        gone = [k for k in ("device", "precision", "cqi", "acceptance") if k not in u]
+        if gone:
+            raise ValueError(f"users[{i}] needs the key {gone[0]!r}, got keys {sorted(u)}")
     K = len(users) if n_users is None else as_int("n_users", n_users, low=1, high=MAX_USERS,
                                                   limit="numerics.validation.MAX_USERS")
     md = as_int("max_draft", spec["max_draft"], low=1, high=MAX_DRAFT, limit="numerics.validation.MAX_DRAFT")

@@ -10,6 +10,7 @@ offending value, before any computation.
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping
@@ -28,6 +29,8 @@ def read_text(path: str | Path, what: str = "scenario file") -> str:
     directory, it cannot be read (permissions, ...), it is larger than
     :data:`numerics.validation.MAX_FILE_BYTES`, or it is not UTF-8 text.
     """
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise ValueError(f"{what} path must be a str or a path, got {type(path).__name__}")
     p = Path(path)
     name = str(path)
     if p.is_dir():

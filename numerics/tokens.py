@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import as_float_array
+from .validation import MAX_DRAFT, as_float_array, fmt
 
 __all__ = [
     "expected_tokens",
@@ -162,17 +162,22 @@ def accepted_pmf(alpha, L: int) -> np.ndarray:
 
 
 def _check_int_length(L) -> int:
-    """L as a Python int; ValueError unless it is an integer-valued number >= 0."""
+    """L as a Python int; ValueError unless it is an integer-valued number in [0, MAX_DRAFT]
+    (:data:`numerics.validation.MAX_DRAFT`: the pmf has L + 1 entries per alpha)."""
     ok = not isinstance(L, (bool, np.bool_, str, bytes)) and np.ndim(L) == 0
-    if ok:
+    if ok and isinstance(L, (int, np.integer)):
+        ok = L >= 0
+    elif ok:
         try:
             f = float(L)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             ok = False
         else:
             ok = np.isfinite(f) and f >= 0 and f == int(f)
     if not ok:
-        raise ValueError(f"L must be an integer >= 0, got {L!r}")
+        raise ValueError(f"L must be an integer >= 0, got {fmt(L)}")
+    if int(L) > MAX_DRAFT:
+        raise ValueError(f"L must be <= {MAX_DRAFT} (limit numerics.validation.MAX_DRAFT), got {fmt(L)}")
     return int(L)
 
 

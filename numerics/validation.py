@@ -42,6 +42,8 @@ Served up to, refused above (``ValueError`` naming the field, the value and the 
 - :data:`MAX_SIMULATION_DRAWS` = 10_000_000_000: rounds x K x (longest draft of a
   position-dependent profile, else 1) random draws of one simulation (minutes at about
   5e7 draws per second); above it a simulation would run for hours.
+- :data:`MAX_SAMPLES` = 100_000_000: draws returned at once by
+  :func:`numerics.sample_accepted` (an int64 array of 800 MB).
 - :data:`MAX_FILE_BYTES` = 128 MiB: a scenario file (a 10^7-entry profile in TOML is about
   60 MB; a larger file is not a scenario, e.g. ``/dev/zero``).
 - Scale of the channel: the full-band rate of every user, B eta_k (linear) or
@@ -82,6 +84,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_PROFILE_ENTRIES",
     "MAX_ROUNDS",
+    "MAX_SAMPLES",
     "MAX_SIMULATION_DRAWS",
     "MAX_USERS",
     "RATE_MODELS",
@@ -114,6 +117,8 @@ MAX_PROFILE_ENTRIES = 10_000_000
 MAX_ROUNDS = 10_000_000
 #: largest number of random draws of one simulation (rounds x K x profile width)
 MAX_SIMULATION_DRAWS = 10_000_000_000
+#: largest number of draws returned at once by numerics.sample_accepted (800 MB of int64)
+MAX_SAMPLES = 100_000_000
 #: largest scenario file, in bytes
 MAX_FILE_BYTES = 128 * 1024 * 1024
 

@@ -9,6 +9,7 @@ documented rules (module docstring of numerics.validation).
 from __future__ import annotations
 
 import math
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -451,3 +452,95 @@ def test_special_function_and_sampling_type_rules():
         sample_accepted(True, 2, 3, np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"layers must be an integer >= 1, got '32'"):
         llama_params("32", 4096, 11008, 32000)
+
+
+# ---------------------------------------------------------------- every public entry point
+_SWEEP_BAD = [None, True, "1", b"x", 1 + 1j, {"a": 1}, [], [None], [[1], [1, 2]], math.nan, -1, 10**400, object(),
+              np.array(["a"])]
+
+
+def _sweep(module, good: dict) -> list[str]:
+    """Call every public function of ``module`` with one required argument replaced by each bad value
+    (the others good); return the calls that raised anything but ValueError."""
+    import inspect
+
+    failures = []
+    for fname in sorted(n for n in dir(module) if not n.startswith("_")):
+        f = getattr(module, fname)
+        if not callable(f) or inspect.isclass(f) or inspect.ismodule(f) or not getattr(f, "__module__", "").startswith(
+                "numerics"):
+            continue
+        params = [p for p in inspect.signature(f).parameters.values()
+                  if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY)]
+        for i in range(len(params)):
+            for bad in _SWEEP_BAD:
+                args = [good.get(q.name, 1.0) for q in params]
+                args[i] = bad
+                try:
+                    with np.errstate(all="ignore"):
+                        f(*args)
+                except ValueError:
+                    pass
+                except Exception as exc:  # anything else is the failure this test looks for
+                    failures.append(f"{fname}({params[i].name}={bad!r:.30}): {type(exc).__name__}: {exc}")
+    return failures
+
+
+def test_public_entry_points_raise_only_value_errors():
+    """Issue 10 "Done when": no public entry point of ``numerics`` (and of numerics.presets)
+    raises anything but ValueError for a bad input. Discovered by name, so new public
+    functions are swept too; their other arguments get good values by name (1.0 otherwise)."""
+    import numerics
+    import numerics.presets
+
+    s = make(alpha=[0.8, 0.6])
+    good = {"scenario": s, "solution": solve_homogeneous(s), "L": 1, "beta": 0.5, "alpha": 0.5, "alphas": [0.5, 0.5],
+            "x": 0.5, "z": 0.5, "rate_model": "linear", "bandwidth_hz": 1.0, "channel": 1.0, "r": 1.0,
+            "name": "autoregressive", "size": 3, "rng": np.random.default_rng(0), "T": 1.0, "spec": {}, "data": {},
+            "path": "no/such/file.toml", "payload": {"kind": "token-id"}, "vocab": 32000, "entry": "x", "model": "x",
+            "device": "x", "precision": "x", "cqi": 1, "resolution": 2, "k": 2, "q": 2, "max_draft": 4,
+            "layers": 2, "hidden": 8, "intermediate": 16}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # solver warnings on odd inputs are not the subject here
+        failures = _sweep(numerics, good) + _sweep(numerics.presets, good)
+    assert not failures, "\n".join(failures)
+
+
+def test_sampling_and_pmf_limits():
+    from numerics import accepted_pmf, sample_accepted
+    from numerics.latency import verification_latency
+
+    with pytest.raises(ValueError, match=r"L must be <= 1000000 \(limit numerics.validation.MAX_DRAFT\), got 10000000"):
+        accepted_pmf(0.5, 10**7)
+    with pytest.raises(ValueError, match=r"L must be <= 1000000 \(limit numerics.validation.MAX_DRAFT\), got 1000000"):
+        accepted_pmf(0.5, 10**400)  # an int beyond the float range: refused by the limit, not by float()
+    with pytest.raises(ValueError, match=r"L must be an integer >= 0, got 2.5"):
+        accepted_pmf(0.5, 2.5)
+    with pytest.raises(ValueError, match=r"size \(10000, 100000\) asks for 1000000000 draws, above the limit "
+                                         r"numerics.validation.MAX_SAMPLES = 100000000"):
+        sample_accepted(0.5, 2, (10_000, 100_000), np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"size must be an integer >= 0 or a tuple of them, got 'abc'"):
+        sample_accepted(0.5, 2, "abc", np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"scenario must be a Scenario, got NoneType"):
+        verification_latency(None, 1)
+
+
+def test_preset_spec_errors():
+    from numerics.presets import build, preset_spec
+
+    spec = preset_spec("default")
+    with pytest.raises(ValueError, match=r"spec must be a mapping of preset keys, got list"):
+        build([])
+    with pytest.raises(ValueError, match=r"preset key 'users' is required, got keys"):
+        build({k: v for k, v in spec.items() if k != "users"})
+    with pytest.raises(ValueError, match=r"preset key 'users' must be a non-empty list of tables, got \[\]"):
+        build({**spec, "users": []})
+    with pytest.raises(ValueError, match=r"users\[0\] needs the key 'cqi', got keys"):
+        build({**spec, "users": [{"device": "phone", "precision": "int4", "acceptance": "x"}]})
+    with pytest.raises(ValueError, match=r"unknown preset key 3"):
+        build({**spec, 3: 1})
+
+
+def test_read_text_path_type():
+    with pytest.raises(ValueError, match=r"scenario file path must be a str or a path, got bytes"):
+        read_text(b"s.toml")
