@@ -53,7 +53,11 @@ def per_token_latency(scenario: Scenario, beta) -> np.ndarray:
         not finite (:mod:`numerics.validation`).
     """
     scenario = as_scenario(scenario)
-    beta = _shares(scenario, beta)
+    return _per_token_latency(scenario, _shares(scenario, beta))
+
+
+def _per_token_latency(scenario: Scenario, beta: np.ndarray) -> np.ndarray:
+    """:func:`per_token_latency` of checked shares."""
     r = rate(scenario.rate_model, beta, scenario.bandwidth_hz, scenario.channel)
     s = scenario.bits_per_token
     up = np.where(r > 0, s / np.where(r > 0, r, 1.0), np.inf)  # s / r, r = 0 -> inf
@@ -76,7 +80,12 @@ def drafting_time(scenario: Scenario, L, beta) -> np.ndarray:
     allowed: the continuous relaxation).
     """
     L = _lengths(scenario, L)
-    h = per_token_latency(scenario, beta)
+    return _drafting_time(scenario, L, _shares(scenario, beta))
+
+
+def _drafting_time(scenario: Scenario, L: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """:func:`drafting_time` of checked L and shares."""
+    h = _per_token_latency(scenario, beta)
     return np.where(L > 0, L * np.where(np.isfinite(h), h, 0.0), 0.0) + np.where((L > 0) & ~np.isfinite(h), np.inf, 0.0)
 
 
@@ -91,7 +100,10 @@ def batch_size(scenario: Scenario, L) -> float:
     Symbolic source: :func:`theory.latency.batch_size`. Raises ``ValueError`` for L of the
     wrong length or outside [0, max_draft].
     """
-    L = _lengths(scenario, L)
+    return _batch_size(scenario, _lengths(scenario, L))
+
+
+def _batch_size(scenario: Scenario, L: np.ndarray) -> float:
     if scenario.batching == "ragged":
         return float(np.sum(L + 1.0))
     return float(scenario.n_users * (np.max(L) + 1.0))
@@ -113,7 +125,10 @@ def verification_latency(scenario: Scenario, L) -> float:
 
 def tokens_per_round(scenario: Scenario, L) -> np.ndarray:
     """A(alpha_k, L_k) per user; position-dependent profiles use ``expected_tokens_positional``."""
-    L = _lengths(scenario, L)
+    return _tokens_per_round(scenario, _lengths(scenario, L))
+
+
+def _tokens_per_round(scenario: Scenario, L: np.ndarray) -> np.ndarray:
     if scenario.positional:
         return expected_tokens_positional(scenario.alpha, L)
     return expected_tokens(scenario.alpha, L)
@@ -147,7 +162,13 @@ def round_time(scenario: Scenario, L, beta, continuous: bool = False) -> float:
     0.18
     """
     L, beta = check_point(scenario, L, beta, continuous)
-    return float(np.max(drafting_time(scenario, L, beta)) + verification_latency(scenario, L) + scenario.overhead)
+    return _round_time(scenario, L, beta)
+
+
+def _round_time(scenario: Scenario, L: np.ndarray, beta: np.ndarray) -> float:
+    """:func:`round_time` of a checked point (the public functions check once, then call these)."""
+    T_v = scenario.v0 + scenario.v1 * _batch_size(scenario, L)
+    return float(np.max(_drafting_time(scenario, L, beta)) + T_v + scenario.overhead)
 
 
 def goodput(scenario: Scenario, L, beta, continuous: bool = False) -> float:
@@ -171,7 +192,7 @@ def goodput(scenario: Scenario, L, beta, continuous: bool = False) -> float:
     12.5
     """
     L, beta = check_point(scenario, L, beta, continuous)
-    T = round_time(scenario, L, beta, continuous)
+    T = _round_time(scenario, L, beta)
     if T <= 0:
         raise ValueError(f"round time is {T!r}: v0, v1, overhead and the drafting times are all zero")
-    return float(np.sum(tokens_per_round(scenario, L)) / T)
+    return float(np.sum(_tokens_per_round(scenario, L)) / T)
