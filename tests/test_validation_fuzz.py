@@ -12,9 +12,10 @@ oversized arrays, ...) for
 
 The only outcomes allowed: a valid object (a Scenario whose arrays are float64, read-only and
 of length K; exit 0 with strict JSON for the CLI) or a ``ValueError`` whose message names a
-field (CLI: exit 2 and exactly one line on stderr). Determinism: the profile loaded by
-``tests/conftest.py`` (``derandomize=True``) fixes the examples; each test sets its own
-``max_examples`` to bound its time.
+field (CLI: exit 2 and exactly one line on stderr). Determinism and the number of examples
+come from the hypothesis profile loaded by ``tests/conftest.py`` (``ci``: derandomize=True);
+every single odd value of every field is also tried exhaustively, without hypothesis
+(``test_every_odd_value_of_every_field``, ``test_every_odd_toml_value_of_every_field``).
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ def test_every_odd_value_of_every_field(name):
         _check_outcome(lambda v=value: Scenario(**{**BASE, name: v}), (name,), must_fail)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(scenario_kwargs())
 def test_scenario_fuzz(case):
     """Random combinations: good values and 0-2 odd ones."""
@@ -212,7 +213,7 @@ def test_every_odd_toml_value_of_every_field(tmp_path, name, form):
         _check_outcome(lambda p=p: load_scenario(p), (name,), must_fail)
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(toml_tables())
 def test_toml_reader_fuzz(tmp_path, table):
     p = tmp_path / "s.toml"
@@ -220,7 +221,7 @@ def test_toml_reader_fuzz(tmp_path, table):
     _check_outcome(lambda: load_scenario(p))
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.one_of(st.binary(max_size=80),
                  st.text(max_size=60).map(lambda t: t.encode("utf-8")),
                  st.sampled_from([b"\xef\xbb\xbfv0 = 1\n", b"v0 = \xff\n", b"a = [1,\n", b"[x]\ny = 1\n", b"\x00"])))
@@ -236,8 +237,7 @@ def test_raw_file_fuzz(tmp_path, data):
 
 
 # ---------------------------------------------------------------- the command line
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(toml_tables())
 def test_cli_fuzz(tmp_path, capsys, table):
     """`multispin solve FILE --regime homogeneous --json`: exit 0 with strict JSON, or exit 2 with one line."""
