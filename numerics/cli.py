@@ -37,9 +37,10 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from . import __version__
 from .cli_common import ArgumentParser, print_json, run_guarded
 
-__all__ = ["main", "solve_report", "SUBCOMMAND_MODULES"]
+__all__ = ["SUBCOMMAND_MODULES", "main", "solve_report"]
 
 REGIMES = ("homogeneous", "heterogeneous")
 
@@ -181,6 +182,7 @@ def _cmd_presets(a: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="multispin", description="Multi-SPIN toolkit: figures, checks, solver, simulator.")
+    p.add_argument("--version", action="version", version=f"multispin {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     f = sub.add_parser("figures", help="render figures (PNG, PDF and CSV)")
