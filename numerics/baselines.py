@@ -103,9 +103,9 @@ def baseline(scenario: Scenario, name: str, **kw) -> Solution:
     if name == "equal-fixed":
         L = kw.pop("L", DEFAULT_FIXED_L)
         _no_kwargs(name, kw, ("L",))
-        L = as_int("L", L, low=1)
-        Lc = min(L, scenario.max_draft)
-        return _exact(name, scenario, np.full(K, Lc, dtype=np.int64), equal, L_requested=int(L))
+        L_fixed = as_int("L", L, low=1)
+        L_used = min(L_fixed, scenario.max_draft)
+        return _exact(name, scenario, np.full(K, L_used, dtype=np.int64), equal, L_requested=L_fixed)
     # equal-best: the H4 search at the per-token makespan of the equal split
     _no_kwargs(name, kw)
     theta = float(np.max(per_token_latency(scenario, equal)))

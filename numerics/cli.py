@@ -35,7 +35,8 @@ import argparse
 import importlib
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from . import __version__
 from .cli_common import ArgumentParser, print_json, run_guarded
@@ -217,7 +218,7 @@ def _tolerant_streams() -> None:
     """Never fail on printing a character the terminal's encoding lacks (a file name, say)."""
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.reconfigure(errors="backslashreplace")
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
         except (AttributeError, ValueError, OSError):  # not a TextIOWrapper (e.g. captured by a test)
             pass
 

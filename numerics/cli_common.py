@@ -62,7 +62,7 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 
 
-def one_line(text: str, limit: int = 2000) -> str:
+def one_line(text: object, limit: int = 2000) -> str:
     """``text`` on one line (newlines and tabs become spaces), at most ``limit`` characters."""
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."

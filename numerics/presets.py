@@ -171,7 +171,8 @@ MAX_RESOLUTION = 100_000
 
 
 def _check_pos_int(name: str, v: Any, high: int | None = None) -> int:
-    limit = {MAX_VOCAB: "numerics.presets.MAX_VOCAB", MAX_RESOLUTION: "numerics.presets.MAX_RESOLUTION"}.get(high)
+    names = {MAX_VOCAB: "numerics.presets.MAX_VOCAB", MAX_RESOLUTION: "numerics.presets.MAX_RESOLUTION"}
+    limit = None if high is None else names.get(high)
     return as_int(name, v, low=1, high=high, limit=limit)
 
 
@@ -361,7 +362,7 @@ def build(spec: Mapping[str, Any], n_users: int | None = None) -> dict[str, Any]
     # one evaluation per user of the spec; user k of the scenario is spec user k mod len(users)
     t_base = [draft_latency(draft, u["device"], u["precision"]) for u in users]
     eta_base = [cqi_efficiency(u["cqi"]) for u in users]
-    alpha_base = []
+    alpha_base: list[Any] = []
     for i, u in enumerate(users):
         a = u.get("acceptance")
         if isinstance(a, str) and a.startswith("profile:"):

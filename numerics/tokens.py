@@ -166,7 +166,7 @@ def _check_int_length(L) -> int:
     (:data:`numerics.validation.MAX_DRAFT`: the pmf has L + 1 entries per alpha)."""
     ok = not isinstance(L, (bool, np.bool_, str, bytes)) and np.ndim(L) == 0
     if ok and isinstance(L, (int, np.integer)):
-        ok = L >= 0
+        ok = bool(L >= 0)
     elif ok:
         try:
             f = float(L)
