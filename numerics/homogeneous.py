@@ -90,11 +90,11 @@ def stationary_length(alpha, c0, c1):
     c0/c1 = 1e12). Above delta = 1e300, ln(1 + p) = ln(-ln alpha) + ln(c0/c1 - 1) to
     double precision (no overflow of delta).
 
-    Accuracy: L° + 1 = ln(1 + p) / (-ln alpha) has a relative error of a few eps, so
-    |error of L°| <= 1e-14 (1 + |L°|), for every alpha in (0, 1) and 1 <= c0/c1 <= 1.8e308
-    (for the double inputs as given; the rounding of c0/c1 itself is not undone). Checked
-    against mpmath at 50 digits for c0/c1 from 1 to 1e12 and beyond
-    (``tests/test_homogeneous_scale.py``).
+    Accuracy: L° + 1 = ln(1 + p) / (-ln alpha) has a relative error of a few eps, so the
+    error of L° is at most 1e-14 (1 + abs(L°)), for every alpha in (0, 1) and
+    1 <= c0/c1 <= 1.8e308 (for the double inputs as given; the rounding of c0/c1 itself is
+    not undone). Checked against mpmath (100 digits and more) for c0/c1 from 1 to 1e12 and
+    beyond (``tests/test_homogeneous_scale.py``).
 
     Parameters
     ----------

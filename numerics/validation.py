@@ -8,8 +8,8 @@ the field and the value (and the limit, for a value above one). :class:`~numeric
 ``sensitivity`` and the solvers' entry checks all call the functions below; new public
 functions should too (one mechanism, one wording).
 
-Type rules
-----------
+**Type rules.**
+
 - A *number* is an ``int``, a ``float``, a NumPy integer or floating scalar (any
   ``numbers.Real``) or a 0-d array of one. ``bool`` and ``numpy.bool_`` are not numbers
   (``True`` is not 1.0), ``None`` is not a value, strings are not numbers (``"16"`` is
@@ -26,9 +26,7 @@ Type rules
 - A *flag* is ``bool`` or ``numpy.bool_`` (``1`` and ``"yes"`` are refused); a *choice* is a
   ``str`` among the allowed ones.
 
-Limits
-------
-Served up to, refused above (``ValueError`` naming the field, the value and the limit):
+**Limits.** Served up to, refused above (``ValueError`` naming the field, the value and the limit):
 
 - :data:`MAX_DRAFT` = 1_000_000: ``max_draft`` (the draft cap L_max). Tables indexed by the
   draft length (position-dependent profiles, the homogeneous scan, the integer search) have
@@ -56,8 +54,7 @@ Served up to, refused above (``ValueError`` naming the field, the value and the 
 
 The same limits are listed in ``docs/model.md`` (section Limits).
 
-Helpers (public within the package; import them from ``numerics.validation``)
-------------------------------------------------------------------------------
+**Helpers** (public within the package; import them from ``numerics.validation``):
 :func:`fmt`, :func:`as_float`, :func:`as_nonnegative`, :func:`as_positive`,
 :func:`as_int`, :func:`as_bool`, :func:`as_choice`, :func:`as_float_array`,
 :func:`check_range`, :func:`as_probabilities`, :func:`as_scenario`,
