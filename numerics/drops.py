@@ -55,6 +55,7 @@ import numpy as np
 
 from . import presets as _presets
 from .scenario import Scenario
+from .validation import MAX_USERS, as_float, as_int, as_positive
 
 __all__ = [
     "DROP_FIELDS",
@@ -194,9 +195,7 @@ DROP_FIELDS = ("preset", "environment", "cell_radius_m", "min_distance_m", "carr
 
 
 def _finite(name: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
-        raise ValueError(f"{name} must be a finite number, got {v!r}")
-    return float(v)
+    return as_float(name, v)  # numerics.validation: a real number (not bool, not str), finite
 
 
 def _mix(name: str, entries: Any, keys: tuple[str, ...]) -> tuple[tuple[Any, ...], ...]:
@@ -372,8 +371,7 @@ class DropModel:
         if not _UE_HEIGHT_RANGE_M[0] <= self.ue_height_m < _UE_HEIGHT_RANGE_M[1]:
             raise ValueError(f"ue_height_m must be in [1.5, 13) m, got {self.ue_height_m!r}")
         for name in ("noise_figure_db", "snr_gap_db"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+            as_float(name, getattr(self, name), low=0.0)
         spec = _presets.preset_spec(self.preset)
         dev_default, task_default = _preset_mix(spec)
         devices = _mix("devices", dev_default if self.devices is None else self.devices, ("device", "precision"))
@@ -458,11 +456,8 @@ class DropModel:
         ValueError
             Bad ``n_users``, ``seed`` or ``bandwidth_hz``; a link budget that covers (almost) no position.
         """
-        if isinstance(n_users, bool) or not isinstance(n_users, (int, np.integer)) or n_users < 1:
-            raise ValueError(f"n_users must be an integer >= 1, got {n_users!r}")
-        B = _finite("bandwidth_hz", bandwidth_hz)
-        if B <= 0:
-            raise ValueError(f"bandwidth_hz must be a finite number > 0, got {bandwidth_hz!r}")
+        n_users = as_int("n_users", n_users, low=1, high=MAX_USERS, limit="numerics.validation.MAX_USERS")
+        B = as_positive("bandwidth_hz", bandwidth_hz)
         if isinstance(seed, np.random.SeedSequence):
             ss = seed
         elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:

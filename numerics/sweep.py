@@ -57,6 +57,7 @@ import numpy as np
 from .baselines import BASELINES, baseline
 from .drops import DROP_FIELDS, DropModel
 from .scenario import Scenario, read_toml
+from .validation import MAX_USERS, as_int
 
 __all__ = [
     "REGIMES",
@@ -97,10 +98,7 @@ _ERROR_CHARS = 400
 
 
 def _int(name: str, v: Any, lo: int, hi: int | None = None) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo or (hi is not None and v > hi):
-        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise ValueError(f"{name} must be an integer {rng}, got {v!r}")
-    return int(v)
+    return as_int(name, v, low=lo, high=hi)  # numerics.validation: an int or NumPy integer, not bool
 
 
 def _plain(v: Any) -> Any:
@@ -225,7 +223,7 @@ class Study:
         pt = self.point(index)
         drop = {"preset": self.preset, **self.drop, **{k: v for k, v in pt.items() if k in DROP_FIELDS}}
         scen = {**self.scenario, **{k: v for k, v in pt.items() if k not in DROP_FIELDS}}
-        n_users = _int("n_users", scen.pop("n_users"), 1)
+        n_users = as_int("n_users", scen.pop("n_users"), low=1, high=MAX_USERS, limit="numerics.validation.MAX_USERS")
         return drop, scen, n_users
 
     def chunks(self, drops: int | None = None) -> list[tuple[int, int, int]]:
