@@ -12,6 +12,8 @@ from pathlib import Path
 
 from numerics.sweep import Study, SweepResult, load_study, run_sweep
 
+from ._pipeline import MissingInput
+
 #: the study the figures render (package data of ``figures``, so a wheel renders it too)
 STUDY_FILE = Path(__file__).resolve().parent / "data" / "study.toml"
 
@@ -25,14 +27,15 @@ def result(study: Study | SweepResult | None = None) -> SweepResult:
     """The sweep result of ``study`` (default: the shipped study file, computed once per process);
     a :class:`~numerics.sweep.SweepResult` (e.g. of a ``multispin sweep`` run) is used as it is.
 
-    Raises ``FileNotFoundError`` when the shipped study file is missing (the figure is skipped).
+    Raises :class:`figures._pipeline.MissingInput` when the shipped study file is missing (the
+    pipeline then skips the figure).
     """
     if isinstance(study, SweepResult):
         return study
     if study is not None:
         return run_sweep(study, None, workers=0, progress=False)
     if not STUDY_FILE.is_file():
-        raise FileNotFoundError(f"study file {str(STUDY_FILE)!r} is missing")
+        raise MissingInput(f"study file {str(STUDY_FILE)!r} is missing")
     return _shipped(str(STUDY_FILE))
 
 
