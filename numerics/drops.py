@@ -4,7 +4,8 @@ A *drop* places K users at random around the edge server's base station and turn
 user's link budget and draw of device and task into one :class:`numerics.Scenario`, the way
 wireless system-level studies judge an allocation: over many drops, not one hand-made case.
 Every constant lives in the cited data file ``numerics/presets/drops.toml``; this module holds
-the formulas (3GPP TR 38.901, Tables 7.4.1-1 and 7.4.2-1, written out below).
+the formulas (3GPP TR 38.901, Tables 7.4.1-1 and 7.4.2-1, written out below; docs/model.md
+section 8).
 
 Per user k (all outdoor, at height h_UT; the BS at height h_BS):
 
@@ -12,13 +13,15 @@ Per user k (all outdoor, at height h_UT; the BS at height h_BS):
    d_2D = sqrt(r_min^2 + U (R^2 - r_min^2)), azimuth 2 pi U' (U, U' uniform on [0, 1)).
 2. Line of sight with probability (Table 7.4.2-1)
    P_LOS(d) = 1 for d <= d1, else d1/d + exp(-d/d2) (1 - d1/d).
-3. Path loss (Table 7.4.1-1; d_3D = sqrt(d_2D^2 + (h_BS - h_UT)^2) in m, f_c in GHz):
-   LOS   PL1 = a + b1 log10(d_3D) + c log10(f_c)                                  for d_2D <= d'_BP,
-         PL2 = a + 40 log10(d_3D) + c log10(f_c) - e log10(d'_BP^2 + (h_BS - h_UT)^2) beyond,
-         d'_BP = 4 (h_BS - h_E)(h_UT - h_E) f_c[Hz] / c,  h_E = 1 m;
-   NLOS  PL = max(PL_LOS, a' + b' log10(d_3D) + c' log10(f_c) - g (h_UT - 1.5)).
+3. Path loss (Table 7.4.1-1; d_3D = sqrt(d_2D^2 + (h_BS - h_UT)^2) in m, f_c in GHz)::
+
+       LOS   PL1 = a + b1 log10(d_3D) + c log10(f_c)                                   for d_2D <= d'_BP
+             PL2 = a + 40 log10(d_3D) + c log10(f_c) - e log10(d'_BP^2 + (h_BS - h_UT)^2)  beyond
+             d'_BP = 4 (h_BS - h_E)(h_UT - h_E) f_c[Hz] / c,  h_E = 1 m
+       NLOS  PL = max(PL_LOS, a' + b' log10(d_3D) + c' log10(f_c) - g (h_UT - 1.5))
+
 4. Log-normal shadowing: PL + sigma_SF Z, Z standard normal, sigma_SF of the LOS state.
-5. Full-band SNR (the ``snr`` field of the Shannon rate model, MODEL.md section 2):
+5. Full-band SNR (the ``snr`` field of the Shannon rate model, docs/model.md section 2):
    rho_dB = P_UE - PL - (N_0 + 10 log10 B + NF)   [dBm, dB, dBm/Hz, Hz, dB].
 6. Spectral efficiency of the linear rate model: eta = efficiency of the highest LTE CQI level
    q (3GPP TS 36.213 Table 7.2.3-1, ``channel.toml``) with (2^eta_q - 1) G <= rho, G the SNR gap
