@@ -7,6 +7,7 @@ Subcommands::
     multispin solve FILE [--regime R] [--json]          solve a scenario file
     multispin simulate FILE [--rounds N] [--seed S] [--regime R] [--fading] [--json]
     multispin presets                                   list the cited preset scenarios
+    multispin fit LOG [--per-user LABEL] [--out FILE]   fit acceptance from a serving log (numerics.cli_fit)
 
 A scenario file is TOML: either every Scenario field at top level (see
 ``scenarios/example.toml``), or ``preset = "name"`` plus overrides of any Scenario field and
@@ -185,6 +186,10 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("presets", help="list the cited preset scenarios")
     r.set_defaults(func=_cmd_presets)
+
+    from .cli_fit import add_parser as add_fit_parser  # its own module: the parser and run_fit
+
+    add_fit_parser(sub)
     return p
 
 
