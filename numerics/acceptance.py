@@ -291,8 +291,8 @@ def binomial_interval(successes, trials, confidence: float = 0.95, method: str =
     n = _count_array("trials", trials, np.ndim(trials))
     x, n = np.broadcast_arrays(x, n)
     if np.any(x > n):
-        bad = np.nonzero(x > n)
-        raise ValueError(f"successes must be <= trials, got {int(x[bad][0])} > {int(n[bad][0])}")
+        bad = x > n
+        raise ValueError(f"successes must be <= trials, got {int(x[bad].flat[0])} > {int(n[bad].flat[0])}")
     conf = _check_confidence(confidence)
     _check_choice("method", method, INTERVALS)
     tail = (1.0 - conf) / 2.0
@@ -343,9 +343,15 @@ class AcceptanceFit:
         n_i > 0 (positions that some draft reached); a prefix 1..P*_k of the positions.
     iid, iid_low, iid_high : ndarray (K,)
         i.i.d. MLE sum a / sum n and its interval.
+    iid_std_error : ndarray (K,)
+        1 / sqrt(I(alpha^)), I the expected Fisher information sum_d (1 - alpha^L_d) / (alpha (1 - alpha)^2)
+        (:func:`theory.acceptance.iid_fisher`); 0 at alpha^ in {0, 1}.
     profile, profile_low, profile_high : ndarray (K, P)
         Position-dependent MLE a_i / n_i (0 where not identified) and its interval ([0, 1] where
         not identified).
+    profile_std_error : ndarray (K, P)
+        sqrt(alpha_i^ (1 - alpha_i^) / n_i), the inverse root of the information n_i / (alpha_i (1 - alpha_i))
+        (:func:`theory.acceptance.positional_fisher`); 0 where not identified.
     lr_statistic, lr_pvalue : ndarray (K,), lr_df : ndarray of int (K,)
         Likelihood-ratio test of i.i.d. against position-dependent, per user.
     combined_lr_statistic, combined_lr_pvalue : float, combined_lr_df : int
@@ -369,9 +375,11 @@ class AcceptanceFit:
     iid: np.ndarray
     iid_low: np.ndarray
     iid_high: np.ndarray
+    iid_std_error: np.ndarray
     profile: np.ndarray
     profile_low: np.ndarray
     profile_high: np.ndarray
+    profile_std_error: np.ndarray
     lr_statistic: np.ndarray
     lr_df: np.ndarray
     lr_pvalue: np.ndarray
@@ -532,9 +540,11 @@ def fit_acceptance(counts, users: Sequence[str] | None = None, confidence: float
     S, T = a.sum(axis=1), n.sum(axis=1)
     iid = _point(S, T, "mle")
     iid_lo, iid_hi = binomial_interval(S, T, conf, interval)
+    iid_se = np.array([_iid_std_error(float(iid[k]), c.drafts_by_length) for k, c in enumerate(items)])
     # positional: chain of binomials (theory.acceptance.positional_mle)
     prof = _point(a, n, "mle")
     prof_lo, prof_hi = binomial_interval(a, n, conf, interval)
+    prof_se = np.sqrt(np.divide(prof * (1.0 - prof), n, out=np.zeros(prof.shape), where=ident))
 
     # LR test: 2 sum_i n_i KL(alpha_i^ || alpha^) (theory.acceptance.lr_statistic_as_divergence)
     lr = 2.0 * np.sum(np.where(ident, n * _bernoulli_kl(prof, iid[:, None]), 0.0), axis=1)
@@ -556,12 +566,21 @@ def fit_acceptance(counts, users: Sequence[str] | None = None, confidence: float
     return AcceptanceFit(
         users=tuple(labels), counts=tuple(items), at_risk=n, accepted=a, identified=ident,
         iid=iid, iid_low=np.asarray(iid_lo, dtype=np.float64), iid_high=np.asarray(iid_hi, dtype=np.float64),
-        profile=prof, profile_low=prof_lo, profile_high=prof_hi,
+        iid_std_error=iid_se, profile=prof, profile_low=prof_lo, profile_high=prof_hi, profile_std_error=prof_se,
         lr_statistic=lr, lr_df=df.astype(np.int64), lr_pvalue=pval,
         combined_lr_statistic=c_lr, combined_lr_df=c_df, combined_lr_pvalue=c_p,
         observed_mean_acceptance_length=observed, mean_acceptance_length=mal,
         confidence=conf, interval=interval, source=str(source),
     )
+
+
+def _iid_std_error(alpha: float, drafts_by_length: np.ndarray) -> float:
+    """1 / sqrt(sum_L m_L I_L(alpha)), I_L = (1 - alpha^L) / (alpha (1 - alpha)^2) (theory.acceptance.iid_fisher)."""
+    if not 0.0 < alpha < 1.0:
+        return 0.0  # the information is infinite at the boundary (the likelihood is a point mass)
+    L = np.arange(drafts_by_length.shape[0], dtype=np.float64)
+    info = float(np.sum(drafts_by_length * -np.expm1(L * math.log(alpha)))) / (alpha * (1.0 - alpha) ** 2)
+    return 1.0 / math.sqrt(info)
 
 
 def _bonferroni_box(a: np.ndarray, n: np.ndarray, Pk: np.ndarray, conf: float, method: str):
