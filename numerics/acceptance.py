@@ -504,7 +504,7 @@ def fit_acceptance(counts, users: Sequence[str] | None = None, confidence: float
     Examples
     --------
     >>> f = fit_acceptance(position_counts(1000, [800, 640, 512]))   # i.i.d. with alpha = 0.8
-    >>> round(float(f.iid[0]), 4), [round(x, 2) for x in f.profile[0]]
+    >>> round(float(f.iid[0]), 4), [round(float(x), 2) for x in f.profile[0]]
     (0.8, [0.8, 0.8, 0.8])
     >>> float(f.lr_statistic[0]), f.select()
     (0.0, 'iid')
