@@ -53,7 +53,7 @@ def data() -> dict[str, np.ndarray]:
     rows: dict[str, list] = {k: [] for k in ("panel", "series", "x", "y", "low", "high", "lr_pvalue")}
 
     def add(panel, series, x, y, lo, hi):
-        for xi, yi, li, hi_ in zip(x, y, lo, hi):
+        for xi, yi, li, hi_ in zip(x, y, lo, hi, strict=True):
             rows["panel"].append(panel)
             rows["series"].append(series)
             rows["x"].append(int(xi))

@@ -40,7 +40,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import special, stats
@@ -56,12 +57,12 @@ __all__ = [
     "AcceptanceFit",
     "DecisionUncertainty",
     "binomial_interval",
-    "position_counts",
-    "record_counts",
-    "fit_acceptance",
+    "cycle_users",
     "decision_uncertainty",
     "draft_length_by_batch_size",
-    "cycle_users",
+    "fit_acceptance",
+    "position_counts",
+    "record_counts",
 ]
 
 #: exact binomial interval methods (scipy.stats.beta quantiles)
@@ -191,7 +192,8 @@ def position_counts(drafts, accepted_per_position, *, draft_tokens=None, accepte
     if rises.size:
         i = int(rises[0])
         raise ValueError(f"accepted_per_position rises with position: {int(a[i])} at position {i} then "
-                         f"{int(a[i + 1])} at position {i + 1} (a draft accepted at a position was accepted at every earlier one)")
+                         f"{int(a[i + 1])} at position {i + 1} (a draft accepted at a position was accepted at "
+                         "every earlier one)")
     if draft_tokens is not None:
         T = int(_count_array("draft_tokens", draft_tokens, 0))
         if T != D * P:
@@ -245,7 +247,8 @@ def record_counts(draft_lengths, accepted) -> AcceptanceCounts:
     over = np.nonzero(N > Ld)[0]
     if over.size:
         d = int(over[0])
-        raise ValueError(f"accepted = {int(N[d])} exceeds draft_length = {int(Ld[d])} in record {d} (accepted above drafted)")
+        raise ValueError(f"accepted = {int(N[d])} exceeds draft_length = {int(Ld[d])} in record {d} "
+                         "(accepted above drafted)")
     P = int(Ld.max()) if Ld.size else 0
     if P < 1:
         raise ValueError("draft_lengths has no draft of length >= 1 (no draft tokens, nothing to fit)")
@@ -521,7 +524,8 @@ def fit_acceptance(counts, users: Sequence[str] | None = None, confidence: float
         raise ValueError("counts must hold at least one user, got none")
     for k, c in enumerate(items):
         if not isinstance(c, AcceptanceCounts):
-            raise ValueError(f"counts[{k}] must be AcceptanceCounts (position_counts, record_counts), got {type(c).__name__}")
+            raise ValueError(f"counts[{k}] must be AcceptanceCounts (position_counts, record_counts), "
+                             f"got {type(c).__name__}")
     if len(labels) != len(items) or len(set(labels)) != len(labels):
         raise ValueError(f"users must be {len(items)} distinct labels, got {labels!r}")
     conf = _check_confidence(confidence)
@@ -819,7 +823,7 @@ def decision_uncertainty(scenario: Scenario, fit: AcceptanceFit, model: str | No
 
     # bootstrap draws of alpha*: per user, simulate the counts and refit
     rng = np.random.default_rng(np.random.SeedSequence(seed))
-    star = np.empty((draws,) + alpha_hat.shape)
+    star = np.empty((draws, *alpha_hat.shape))
     for k, c in enumerate(fit.counts):
         P = c.positions
         truth = np.full(P, alpha_hat[k]) if model == "iid" else np.concatenate(

@@ -37,24 +37,25 @@ import csv
 import dataclasses
 import json
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
 from .acceptance import AcceptanceCounts, position_counts, record_counts
 
 __all__ = [
-    "VLLM_COUNTERS",
-    "POSITION_LABEL",
     "FORMATS",
+    "POSITION_LABEL",
+    "VLLM_COUNTERS",
     "SpecDecodeCounters",
-    "parse_prometheus",
-    "read_prometheus",
-    "read_counters_json",
-    "read_records_csv",
     "counters_to_counts",
+    "parse_prometheus",
+    "read_counters_json",
     "read_counts",
+    "read_prometheus",
+    "read_records_csv",
 ]
 
 #: SpecDecodingStats field -> vLLM Prometheus counter name (vllm/v1/spec_decode/metrics.py)
@@ -148,7 +149,8 @@ def parse_prometheus(text: str, source: str = "prometheus text") -> list[SpecDec
             value = _count(where, sample.value)
             if field == "num_accepted_tokens_per_pos":
                 if pos is None or not pos.isdigit():
-                    raise ValueError(f"{where}: label {POSITION_LABEL!r} must be a draft position 0, 1, ..., got {pos!r}")
+                    raise ValueError(f"{where}: label {POSITION_LABEL!r} must be a draft position 0, 1, ..., "
+                                     f"got {pos!r}")
                 entry["pos"][int(pos)] = value
             else:
                 entry[field] = value

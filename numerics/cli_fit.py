@@ -38,7 +38,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     from .acceptance_readers import FORMATS
 
     p = subparsers.add_parser("fit", help="fit acceptance (alpha) from a serving log and write a scenario",
-                              description=__doc__.split("\n\n")[2], formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=__doc__.split("\n\n")[2],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", metavar="LOG", help="vLLM metrics (.prom), counters (.json) or per-round records (.csv)")
     p.add_argument("--per-user", metavar="LABEL", default=None,
                    help="label (CSV column) whose values are the users, e.g. model_name (default: one pooled user)")
@@ -52,7 +53,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="SCENARIO.toml", default=None, help="write the fitted scenario here")
     base = p.add_mutually_exclusive_group()
     base.add_argument("--scenario", metavar="BASE.toml", default=None, help="merge alpha into this scenario file")
-    base.add_argument("--preset", metavar="NAME", default="default", help="base preset when no --scenario (default: default)")
+    base.add_argument("--preset", metavar="NAME", default="default",
+                      help="base preset when no --scenario (default: default)")
     p.add_argument("--format", choices=FORMATS, default=None, help="log format (default: from the suffix)")
     p.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
     p.add_argument("--interval", choices=INTERVALS, default="clopper-pearson", help="exact interval method")
@@ -71,9 +73,11 @@ def _report(fit, model: str, level_pct: str) -> list[str]:
     lines = [f"acceptance fit of {fit.source}: {fit.n_users} user(s), {level_pct} {fit.interval} intervals"]
     for k, user in enumerate(fit.users):
         c = fit.counts[k]
-        lines.append(f"== user {user!r}: {c.drafts} drafts, longest draft {c.positions}, {c.accepted_tokens} accepted draft tokens")
+        lines.append(f"== user {user!r}: {c.drafts} drafts, longest draft {c.positions}, "
+                     f"{c.accepted_tokens} accepted draft tokens")
         lines.append(f"   i.i.d. alpha              {_fmt_ci(fit.iid[k], fit.iid_low[k], fit.iid_high[k])}")
-        lines.append(f"   mean acceptance length    observed {fit.observed_mean_acceptance_length[k]:.4f} (1 + accepted/drafts)")
+        lines.append(f"   mean acceptance length    observed {fit.observed_mean_acceptance_length[k]:.4f}"
+                     " (1 + accepted/drafts)")
         for m in ("iid", "positional"):
             v, lo, hi = (x[k] for x in fit.mean_acceptance_length[m])
             lines.append(f"     implied by {m:<10}     {_fmt_ci(v, lo, hi)} at draft length {c.positions}")
@@ -87,7 +91,8 @@ def _report(fit, model: str, level_pct: str) -> list[str]:
         lines.append(f"   LR test i.i.d. vs positional: statistic {fit.lr_statistic[k]:.3f}, df {fit.lr_df[k]},"
                      f" p = {fit.lr_pvalue[k]:.3g}")
     lines.append(f"combined LR test over users: statistic {fit.combined_lr_statistic:.3f}, df {fit.combined_lr_df},"
-                 f" p = {fit.combined_lr_pvalue:.3g} -> {'rejects' if fit.combined_lr_pvalue < 0.05 else 'does not reject'}"
+                 f" p = {fit.combined_lr_pvalue:.3g} -> "
+                 f"{'rejects' if fit.combined_lr_pvalue < 0.05 else 'does not reject'}"
                  f" i.i.d. at 5%; model written: {model}")
     return lines
 
@@ -122,7 +127,8 @@ def scenario_text(fit, model: str, point: str, base: dict[str, Any], log_path: P
         P = fit.identified_positions
         width = min(P, resolved.max_draft)
         if resolved.max_draft > P:
-            notes.append(f"max_draft lowered from {resolved.max_draft} to {P}: the log has no acceptance data beyond position {P}")
+            notes.append(f"max_draft lowered from {resolved.max_draft} to {P}: the log has no acceptance data "
+                         f"beyond position {P}")
             merged["max_draft"] = P
         alpha = fit.alpha("positional", point, positions=width)
     else:

@@ -37,7 +37,7 @@ import math
 import numpy as np
 from scipy import optimize, stats
 
-__all__ = ["ratio_interval", "log_likelihood_ratio"]
+__all__ = ["log_likelihood_ratio", "ratio_interval"]
 
 
 def _inner(z: np.ndarray, w: np.ndarray, z_lo: float, z_hi: float) -> float:
@@ -141,7 +141,8 @@ def ratio_interval(x, y, x_bounds: tuple[float, float], y_bounds: tuple[float, f
         raise ValueError("x and y must be finite")
     (xl, xh), (yl, yh) = (float(v) for v in x_bounds), (float(v) for v in y_bounds)
     if not (0.0 <= yl <= yh and yh > 0.0 and xl <= xh):
-        raise ValueError(f"bounds must satisfy x_lo <= x_hi and 0 <= y_lo <= y_hi, y_hi > 0, got {x_bounds!r}, {y_bounds!r}")
+        raise ValueError(f"bounds must satisfy x_lo <= x_hi and 0 <= y_lo <= y_hi, y_hi > 0, "
+                         f"got {x_bounds!r}, {y_bounds!r}")
     if xs.min() < xl or xs.max() > xh or ys.min() < yl or ys.max() > yh:
         raise ValueError(f"a sample lies outside its bounds: x in [{xs.min()!r}, {xs.max()!r}] vs {x_bounds!r},"
                          f" y in [{ys.min()!r}, {ys.max()!r}] vs {y_bounds!r}")

@@ -50,7 +50,7 @@ def _num_iid_mle() -> str:
         fit = fit_acceptance(record_counts(Ld, N))
         S, R = float(N.sum()), float(np.count_nonzero(N < Ld))
 
-        def nll(a):
+        def nll(a, S=S, R=R):
             return -(S * np.log(a) + R * np.log1p(-a))
 
         ref = optimize.minimize_scalar(nll, bounds=(1e-12, 1 - 1e-12), method="bounded", options={"xatol": 1e-13}).x
@@ -64,8 +64,8 @@ def _num_iid_mle() -> str:
 
 # ------------------------------------------------------------------------- Fisher information
 def _sym_fisher() -> str:
-    I = TA.iid_fisher()
-    assert sp.simplify(I - (1 - alpha**L) / (alpha * (1 - alpha) ** 2)) == 0, I
+    info = TA.iid_fisher()
+    assert sp.simplify(info - (1 - alpha**L) / (alpha * (1 - alpha) ** 2)) == 0, info
     return "E[-l''] = (1 - alpha^L) / (alpha (1 - alpha)^2) from E[N] and P(N < L)"
 
 
@@ -74,12 +74,12 @@ def _sym_fisher() -> str:
 def _num_fisher() -> str:
     # reference: E[-d2/dalpha2 log p(N)] summed over the pmf at 40 digits (mpmath)
     mp.mp.dps = 40
-    I = sp.lambdify((alpha, L), TA.iid_fisher(), "mpmath")
+    info = sp.lambdify((alpha, L), TA.iid_fisher(), "mpmath")
     worst = mp.mpf(0)
     for a_, L_ in [(0.3, 1), (0.7, 5), (0.95, 12), (0.5, 40)]:
         am = mp.mpf(a_)
         ref = sum(am**n * (1 - am) * (n / am**2 + 1 / (1 - am) ** 2) for n in range(L_)) + am**L_ * L_ / am**2
-        worst = max(worst, abs(I(am, L_) - ref) / ref)
+        worst = max(worst, abs(info(am, L_) - ref) / ref)
     assert worst < mp.mpf("1e-30"), worst
     return f"relative error vs pmf expectation {float(worst):.1e}"
 
@@ -88,7 +88,7 @@ def _num_fisher() -> str:
 def _sym_positional() -> str:
     al, acc, risk = TA.positional_symbols(4)
     mle = TA.positional_mle(4)
-    assert all(sp.simplify(m - x / r) == 0 for m, x, r in zip(mle, acc, risk)), mle
+    assert all(sp.simplify(m - x / r) == 0 for m, x, r in zip(mle, acc, risk, strict=True)), mle
     F = TA.positional_fisher(4)
     assert all(sp.simplify(F[i, i] - risk[i] / (al[i] * (1 - al[i]))) == 0 for i in range(4))
     assert all(F[i, j] == 0 for i in range(4) for j in range(4) if i != j)
@@ -97,7 +97,8 @@ def _sym_positional() -> str:
 
 
 @claim("acceptance-positional-mle",
-       "chain of binomials: alpha_i^ = a_i / n_i; the i.i.d. model is its equal-alpha submodel", symbolic=_sym_positional)
+       "chain of binomials: alpha_i^ = a_i / n_i; the i.i.d. model is its equal-alpha submodel",
+       symbolic=_sym_positional)
 def _num_positional() -> str:
     worst = 0.0
     for seed in range(8):
@@ -106,7 +107,10 @@ def _num_positional() -> str:
         for i in range(fit.positions[0]):
             n_i, a_i = int(fit.at_risk[0, i]), int(fit.accepted[0, i])
             if 0 < a_i < n_i:
-                ref = optimize.minimize_scalar(lambda p: -(a_i * np.log(p) + (n_i - a_i) * np.log1p(-p)),
+                def nll(p, a_i=a_i, n_i=n_i):
+                    return -(a_i * np.log(p) + (n_i - a_i) * np.log1p(-p))
+
+                ref = optimize.minimize_scalar(nll,
                                                bounds=(1e-12, 1 - 1e-12), method="bounded",
                                                options={"xatol": 1e-13}).x
                 worst = max(worst, abs(fit.profile[0, i] - ref))
@@ -130,7 +134,7 @@ def _sym_lr() -> str:
 def _num_lr() -> str:
     # the numerics' statistic equals the lambdified SymPy expression; under i.i.d. the 5% test
     # rejects about 5% of 200 seeded logs (Binomial(200, 0.05) 99.9% band: 2..23)
-    al, acc, risk = TA.positional_symbols(5)
+    _al, acc, risk = TA.positional_symbols(5)
     lr = sp.lambdify(acc + risk, TA.lr_statistic(5), "numpy")
     rng = np.random.default_rng(20261129)
     reject = 0

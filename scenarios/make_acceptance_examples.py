@@ -73,7 +73,7 @@ def prometheus_text(series: list[dict]) -> str:
     tokens = Counter("vllm:spec_decode_num_draft_tokens", "Number of draft tokens.", labelnames, registry=reg)
     acc = Counter("vllm:spec_decode_num_accepted_tokens", "Number of accepted tokens.", labelnames, registry=reg)
     per_pos = Counter("vllm:spec_decode_num_accepted_tokens_per_pos", "Accepted tokens per draft position.",
-                      labelnames + ["position"], registry=reg)
+                      [*labelnames, "position"], registry=reg)
     for s in series:
         lv = [s["labels"][k] for k in labelnames]
         drafts.labels(*lv).inc(s["num_drafts"])

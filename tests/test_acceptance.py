@@ -49,7 +49,7 @@ def _brute_counts(lengths, N):
     P = max(lengths)
     n = [0] * P
     a = [0] * P
-    for L, acc in zip(lengths, N):
+    for L, acc in zip(lengths, N, strict=True):
         for i in range(1, P + 1):
             if L >= i and acc >= i - 1:
                 n[i - 1] += 1
@@ -88,13 +88,17 @@ def test_position_counts_equal_record_counts_for_one_length():
     (dict(drafts=0, accepted_per_position=[0]), r"drafts must be >= 1"),
     (dict(drafts=10, accepted_per_position=[]), r"accepted_per_position must have at least one position"),
     (dict(drafts=10, accepted_per_position=[11, 3]), r"accepted_per_position\[0\] = 11 exceeds drafts = 10"),
-    (dict(drafts=10, accepted_per_position=[5, -1]), r"accepted_per_position must be non-negative integer counts, got -1"),
-    (dict(drafts=10, accepted_per_position=[5, 6, 2]), r"accepted_per_position rises with position: 5 at position 0 then 6"),
-    (dict(drafts=10, accepted_per_position=[5, 3], draft_tokens=25), r"draft_tokens = 25 is not drafts x positions = 10 x 2 = 20"),
+    (dict(drafts=10, accepted_per_position=[5, -1]),
+     r"accepted_per_position must be non-negative integer counts, got -1"),
+    (dict(drafts=10, accepted_per_position=[5, 6, 2]),
+     r"accepted_per_position rises with position: 5 at position 0 then 6"),
+    (dict(drafts=10, accepted_per_position=[5, 3], draft_tokens=25),
+     r"draft_tokens = 25 is not drafts x positions = 10 x 2 = 20"),
     (dict(drafts=10, accepted_per_position=[5, 3], draft_tokens=20, accepted_tokens=21),
      r"accepted_tokens = 21 exceeds draft_tokens = 20"),
     (dict(drafts=10, accepted_per_position=[5, 3], accepted_tokens=9), r"accepted_tokens = 9 is not the sum"),
-    (dict(drafts=10, accepted_per_position="abc"), r"accepted_per_position must be a non-negative integer count, got 'abc'"),
+    (dict(drafts=10, accepted_per_position="abc"),
+     r"accepted_per_position must be a non-negative integer count, got 'abc'"),
 ])
 def test_position_counts_reject_bad_counts(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -194,7 +198,7 @@ def test_mle_matches_generic_maximisation_of_the_censored_likelihood():
     for i in range(8):
         n_i, a_i = int(fit.at_risk[0, i]), int(fit.accepted[0, i])
         if 0 < a_i < n_i:
-            r = optimize.minimize_scalar(lambda p: -(a_i * np.log(p) + (n_i - a_i) * np.log1p(-p)),
+            r = optimize.minimize_scalar(lambda p, a_i=a_i, n_i=n_i: -(a_i * np.log(p) + (n_i - a_i) * np.log1p(-p)),
                                          bounds=(1e-9, 1 - 1e-9), method="bounded", options={"xatol": 1e-12})
             assert fit.profile[0, i] == pytest.approx(r.x, abs=1e-8)
 

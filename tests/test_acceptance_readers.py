@@ -48,7 +48,7 @@ def _exposition(series: dict[tuple[str, str], tuple[int, list[int]]], created: b
     t = Counter("vllm:spec_decode_num_draft_tokens", "Number of draft tokens.", names, registry=reg)
     a = Counter("vllm:spec_decode_num_accepted_tokens", "Number of accepted tokens.", names, registry=reg)
     p = Counter("vllm:spec_decode_num_accepted_tokens_per_pos", "Accepted tokens per draft position.",
-                names + ["position"], registry=reg)
+                [*names, "position"], registry=reg)
     Counter("vllm:prompt_tokens", "Number of prefill tokens processed.", names, registry=reg).labels("m", "0").inc(7)
     for (model, engine), (drafts, per_pos) in series.items():
         d.labels(model, engine).inc(drafts)
@@ -87,10 +87,12 @@ def test_parse_prometheus_exposition():
     ("# nothing\n", r"no vllm:spec_decode_num_drafts series"),
     ('vllm:spec_decode_num_drafts_total{engine="0"} 10\n', r"has no vllm:spec_decode_num_accepted_tokens_per_pos"),
     ('vllm:spec_decode_num_drafts_total{engine="0"} 10\n'
-     'vllm:spec_decode_num_accepted_tokens_per_pos_total{engine="0",position="1"} 3\n', r"positions must be 0\.\.0, got \[1\]"),
+     'vllm:spec_decode_num_accepted_tokens_per_pos_total{engine="0",position="1"} 3\n',
+     r"positions must be 0\.\.0, got \[1\]"),
     ('vllm:spec_decode_num_drafts_total{engine="0"} 10.5\n', r"must be a non-negative integer count, got 10\.5"),
     ('vllm:spec_decode_num_drafts_total{engine="0"} 10\n'
-     'vllm:spec_decode_num_accepted_tokens_per_pos_total{engine="0",position="x"} 3\n', r"label 'position' must be a draft position"),
+     'vllm:spec_decode_num_accepted_tokens_per_pos_total{engine="0",position="x"} 3\n',
+     r"label 'position' must be a draft position"),
     ('vllm:spec_decode_num_accepted_tokens_per_pos_total{engine="1",position="0"} 3\n'
      'vllm:spec_decode_num_drafts_total{engine="0"} 10\n',
      r"has per-position counts but no vllm:spec_decode_num_drafts"),
@@ -227,7 +229,8 @@ def test_fit_bad_input_is_one_line_and_exit_2(args, match, capsys, tmp_path, mon
 def test_fit_user_count_mismatch(tmp_path, capsys):
     # example.toml has 4 users; the CSV log has 2
     out = tmp_path / "x.toml"
-    assert main(["fit", str(CSV), "--per-user", "user", "--scenario", str(SCEN / "example.toml"), "--out", str(out)]) == 2
+    args = ["fit", str(CSV), "--per-user", "user", "--scenario", str(SCEN / "example.toml"), "--out", str(out)]
+    assert main(args) == 2
     assert "has 4 users, the log" in capsys.readouterr().err and not out.exists()
 
 

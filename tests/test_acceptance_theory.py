@@ -38,7 +38,8 @@ def test_positional_mle_fisher_and_lr_follow_theory():
     P = 6
     al, acc, risk = TA.positional_symbols(P)
     a, n = fit.accepted[0].astype(float), fit.at_risk[0].astype(float)
-    mle = [sp.lambdify((x, r), m)(ai, ni) for m, x, r, ai, ni in zip(TA.positional_mle(P), acc, risk, a, n)]
+    mle = [sp.lambdify((x, r), m)(ai, ni)
+           for m, x, r, ai, ni in zip(TA.positional_mle(P), acc, risk, a, n, strict=True)]
     np.testing.assert_allclose(fit.profile[0], mle, rtol=1e-15)
     F = TA.positional_fisher(P)
     for i in range(P):

@@ -25,7 +25,7 @@ def rendered(tmp_path_factory):
 
 def test_registered_and_deterministic(rendered):
     assert figure_modules()[fig.NAME] is fig and len(fig.TITLE) < 140
-    for pa, pb in zip(*rendered):
+    for pa, pb in zip(*rendered, strict=True):
         assert pa.stat().st_size > 0 and pa.read_bytes() == pb.read_bytes(), pa.name
 
 
@@ -49,5 +49,5 @@ def test_table_is_the_fit_and_the_solver():
     base = Scenario.preset(fig.SYSTEM, n_users=1)
     base = base.replace(alpha=f.profile, max_draft=5)
     b = (panel == "batch") & (series == "positional")
-    for K, L in zip(x[b][:4], y[b][:4]):
+    for K, L in zip(x[b][:4], y[b][:4], strict=True):
         assert L == solve_homogeneous(cycle_users(base, int(K))).draft_lengths[0]

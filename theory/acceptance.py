@@ -50,7 +50,7 @@ Numerical counterpart: :mod:`numerics.acceptance` (tied to these expressions by
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -58,20 +58,22 @@ from .symbols import L_int, alpha, in_unit_interval, n
 from .tokens import accepted_pmf, expected_accepted
 
 __all__ = [
-    "S", "R", "N_d",
+    "N_d",
+    "R",
+    "S",
     "draft_loglik",
-    "iid_loglik",
-    "iid_score",
-    "iid_mle",
     "iid_concave",
     "iid_fisher",
-    "positional_symbols",
-    "positional_loglik",
-    "positional_mle",
-    "positional_fisher",
-    "nesting_identity",
+    "iid_loglik",
+    "iid_mle",
+    "iid_score",
     "lr_statistic",
     "lr_statistic_as_divergence",
+    "nesting_identity",
+    "positional_fisher",
+    "positional_loglik",
+    "positional_mle",
+    "positional_symbols",
 ]
 
 #: total accepted draft tokens S = sum_d N_d and rejections R = #{d : N_d < L_d} (counts >= 0)
@@ -101,7 +103,7 @@ def draft_loglik(accepted: int, length: int) -> sp.Expr:
     return sp.expand_log(sp.log(p), force=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def iid_loglik() -> sp.Expr:
     """l(alpha) = S log(alpha) + R log(1 - alpha): the sum of :func:`draft_loglik` over drafts.
 
@@ -112,13 +114,13 @@ def iid_loglik() -> sp.Expr:
     return S * sp.log(alpha) + R * sp.log(1 - alpha)
 
 
-@lru_cache(maxsize=None)
+@cache
 def iid_score() -> sp.Expr:
     """dl/dalpha = S/alpha - R/(1 - alpha)."""
     return sp.diff(iid_loglik(), alpha)
 
 
-@lru_cache(maxsize=None)
+@cache
 def iid_mle() -> sp.Expr:
     """The root of the score: alpha^ = S / (S + R) (``solve``; S + R > 0).
 
@@ -139,7 +141,7 @@ def iid_concave() -> bool | None:
     return sp.simplify(in_unit_interval(-second)).is_positive
 
 
-@lru_cache(maxsize=None)
+@cache
 def iid_fisher() -> sp.Expr:
     r"""Expected information of one draft of (real) length L: E[-d2l/dalpha2].
 
@@ -174,7 +176,7 @@ def positional_symbols(positions: int) -> tuple[tuple[sp.Symbol, ...], tuple[sp.
 def positional_loglik(positions: int) -> sp.Expr:
     """sum_i a_i log(alpha_i) + (n_i - a_i) log(1 - alpha_i) (chain of binomials)."""
     al, acc, risk = positional_symbols(positions)
-    return sp.Add(*[x * sp.log(p) + (m - x) * sp.log(1 - p) for p, x, m in zip(al, acc, risk)])
+    return sp.Add(*[x * sp.log(p) + (m - x) * sp.log(1 - p) for p, x, m in zip(al, acc, risk, strict=True)])
 
 
 def positional_mle(positions: int) -> tuple[sp.Expr, ...]:
@@ -195,7 +197,7 @@ def positional_fisher(positions: int) -> sp.Matrix:
     """
     al, acc, risk = positional_symbols(positions)
     H = sp.hessian(positional_loglik(positions), al)
-    return sp.simplify(-H.subs({x: m * p for p, x, m in zip(al, acc, risk)}))
+    return sp.simplify(-H.subs({x: m * p for p, x, m in zip(al, acc, risk, strict=True)}))
 
 
 def nesting_identity(max_length: int = 8) -> bool:
@@ -228,7 +230,7 @@ def lr_statistic(positions: int) -> sp.Expr:
     R = sum (n_i - a_i).
     """
     al, acc, risk = positional_symbols(positions)
-    hat = dict(zip(al, positional_mle(positions)))
+    hat = dict(zip(al, positional_mle(positions), strict=True))
     l_pos = positional_loglik(positions).subs(hat)
     Ssum, Tsum = sp.Add(*acc), sp.Add(*risk)
     l_iid = iid_loglik().subs({S: Ssum, R: Tsum - Ssum}).subs(alpha, Ssum / Tsum)
@@ -239,11 +241,11 @@ def lr_statistic_as_divergence(positions: int) -> sp.Expr:
     """2 sum_i n_i KL(alpha_i^ || alpha^) with the Bernoulli relative entropy (the form the
     numerics evaluate: every term >= 0). Equal to :func:`lr_statistic` (checked by expanding
     the logarithms)."""
-    al, acc, risk = positional_symbols(positions)
+    _al, acc, risk = positional_symbols(positions)
     Ssum, Tsum = sp.Add(*acc), sp.Add(*risk)
     pooled = Ssum / Tsum
     terms = []
-    for x, m in zip(acc, risk):
+    for x, m in zip(acc, risk, strict=True):
         p = x / m
         terms.append(m * (p * sp.log(p / pooled) + (1 - p) * sp.log((1 - p) / (1 - pooled))))
     return 2 * sp.Add(*terms)
