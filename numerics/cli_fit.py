@@ -2,7 +2,7 @@
 
     multispin fit FILE [--per-user LABEL] [--positional | --iid | --auto] [--out SCENARIO.toml]
                   [--scenario BASE.toml | --preset NAME] [--format F] [--confidence C]
-                  [--interval METHOD] [--point RULE] [--json]
+                  [--interval METHOD] [--point RULE] [--decisions DRAWS] [--json]
 
 FILE is a vLLM Prometheus text exposition (``curl host:8000/metrics > FILE.prom``), the same
 counters as JSON, or per-round records as CSV (:mod:`numerics.acceptance_readers`). The command
@@ -13,6 +13,10 @@ with ``--out`` it writes a scenario whose ``alpha`` is the fit, merged into ``--
 scenario file) or into ``--preset`` (default ``default``, with ``n_users`` = the log's users).
 The estimates, intervals, test and source file are recorded as comments at the top of the file.
 ``--auto`` (the default) writes the profile when the combined test rejects i.i.d. at 5%.
+``--decisions DRAWS`` adds the decision analysis of :func:`numerics.acceptance.decision_uncertainty`
+on the fitted scenario (a seeded parametric bootstrap with DRAWS draws): the interval of the
+optimal goodput, how often the draft lengths change, the expected regret, and the best common
+draft length by number of users as vLLM's ``num_speculative_tokens_per_batch_size`` ranges.
 
 A positional profile covers the positions the log observed: the written ``max_draft`` is
 lowered to that length when the base scenario's is longer (printed), since the log says
@@ -60,6 +64,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--interval", choices=INTERVALS, default="clopper-pearson", help="exact interval method")
     p.add_argument("--point", choices=POINTS, default="mle",
                    help="estimate written: MLE, or Jeffreys posterior mean (always < 1) (default: mle)")
+    p.add_argument("--decisions", type=int, default=0, metavar="DRAWS",
+                   help="bootstrap draws of the decision analysis (default 0: none)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the decision analysis (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.set_defaults(func=run_fit)
     return p
@@ -94,6 +101,29 @@ def _report(fit, model: str, level_pct: str) -> list[str]:
                  f" p = {fit.combined_lr_pvalue:.3g} -> "
                  f"{'rejects' if fit.combined_lr_pvalue < 0.05 else 'does not reject'}"
                  f" i.i.d. at 5%; model written: {model}")
+    return lines
+
+
+def _decision_report(du) -> list[str]:
+    pct = f"{100 * du.confidence:g}%"
+    lines = [f"decision analysis: {du.draws} bootstrap draws of the {du.model} fit (seed {du.seed})"]
+    for regime, r in du.regimes.items():
+        lines.append(f"  {regime:<13} goodput {r['goodput']:.4f} tokens/s, {pct} over draws "
+                     f"[{r['goodput_low']:.4f}, {r['goodput_high']:.4f}]; draft lengths change in "
+                     f"{100 * r['lengths_changed']:.1f}% of draws; expected regret {r['regret']:.4g} tokens/s "
+                     f"({100 * r['relative_regret']:.3g}%); {r['solved']} solved, {len(r['failures'])} failed")
+        for b, msg in r["failures"]:
+            lines.append(f"    draw {b} failed: {msg}")
+    if du.rejected_draws:
+        lines.append(f"  {len(du.rejected_draws)} draws left the model (alpha* = 1) and were not solved")
+    t = du.batch_table
+    lines.append("  best common draft length by number of users (homogeneous regime):")
+    lines.append("    users " + " ".join(f"{k:>4d}" for k in t["users"]))
+    lines.append("    L*    " + " ".join(f"{k:>4d}" for k in t["draft_length"]))
+    lines.append(f"    {pct} over draws " + " ".join(f"[{lo},{hi}]" for lo, hi in
+                                                     zip(t["draft_length_low"], t["draft_length_high"], strict=True)))
+    schedule = [list(r) for r in du.num_speculative_tokens_per_batch_size]
+    lines.append(f"  num_speculative_tokens_per_batch_size = {schedule}")
     return lines
 
 
@@ -157,31 +187,47 @@ def scenario_text(fit, model: str, point: str, base: dict[str, Any], log_path: P
 
 def run_fit(a: argparse.Namespace) -> int:
     """Run ``multispin fit`` (bad input raises ValueError: the CLI prints one line, exit 2)."""
-    from .acceptance import fit_acceptance
+    from .acceptance import decision_uncertainty, fit_acceptance
     from .acceptance_readers import read_counts
     from .scenario import read_toml
 
     log = Path(a.file)
+    if a.decisions < 0:
+        raise ValueError(f"--decisions must be an integer >= 0, got {a.decisions}")
+    if a.seed < 0:
+        raise ValueError(f"--seed must be an integer >= 0, got {a.seed}")
     counts = read_counts(log, per_user=a.per_user, fmt=a.format)
     fit = fit_acceptance(counts, confidence=a.confidence, interval=a.interval, source=str(log))
     model = fit.select(0.05) if a.model == "auto" else a.model
     out: dict[str, Any] = {"fit": fit.to_dict(), "model": model}
     notes: list[str] = []
-    if a.out is not None:
-        if a.scenario is not None:
-            base, label = read_toml(a.scenario), f"scenario {a.scenario}"
-        else:
-            base, label = {"preset": a.preset}, f"preset {a.preset!r}"
+    if a.scenario is not None:
+        base, label = read_toml(a.scenario), f"scenario {a.scenario}"
+    else:
+        base, label = {"preset": a.preset}, f"preset {a.preset!r}"
+    du = None
+    if a.out is not None or a.decisions > 0:
         text, notes = scenario_text(fit, model, a.point, base, log, label)
+    if a.out is not None:
         Path(a.out).write_text(text)
         out["out"] = str(a.out)
         out["notes"] = notes
+    if a.decisions > 0:
+        import tomllib
+
+        from .presets import scenario_from_mapping
+
+        system = scenario_from_mapping(tomllib.loads(text))
+        du = decision_uncertainty(system, fit, model=model, point=a.point, draws=a.decisions, seed=a.seed)
+        out["decisions"] = du.to_dict()
     if a.json:
         print(json.dumps(out, indent=2, default=lambda v: v.tolist() if isinstance(v, np.ndarray) else str(v)))
         return 0
     print("\n".join(_report(fit, model, f"{100 * fit.confidence:g}%")))
     for n in notes:
         print(f"note: {n}")
+    if du is not None:
+        print("\n".join(_decision_report(du)))
     if a.out is not None:
         print(f"wrote {a.out} (alpha: {model}); solve it with `multispin solve {a.out}`")
     return 0

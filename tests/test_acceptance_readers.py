@@ -11,6 +11,7 @@ of vLLM's SpecDecodingStats.observe_draft.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import tomllib
 from pathlib import Path
@@ -242,3 +243,16 @@ def test_fit_alpha_one_needs_jeffreys(tmp_path, capsys):
     assert main(["fit", str(log), "--iid", "--point", "jeffreys", "--out", str(tmp_path / "a.toml")]) == 0
     assert load_scenario(tmp_path / "a.toml").alpha[0] == pytest.approx(6.5 / 7)
     assert position_counts(3, [3, 3]).accepted_tokens == 6
+
+
+def test_fit_decisions(capsys):
+    assert main(["fit", str(CSV), "--per-user", "user", "--iid", "--decisions", "3", "--seed", "2", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    d = rep["decisions"]
+    assert d["draws"] == 3 and d["seed"] == 2 and d["model"] == "iid"
+    for r in d["regimes"].values():
+        assert r["solved"] + len(r["failures"]) == 3 and r["goodput_low"] <= r["goodput_high"]
+    ranges = d["num_speculative_tokens_per_batch_size"]
+    assert ranges[0][0] == 1 and all(b[0] == a[1] + 1 for a, b in itertools.pairwise(ranges))
+    assert main(["fit", str(CSV), "--decisions", "-1"]) == 2
+    assert "--decisions must be an integer >= 0, got -1" in capsys.readouterr().err
