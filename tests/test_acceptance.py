@@ -15,6 +15,8 @@ from __future__ import annotations
 import mpmath as mp
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import optimize, stats
 
 from numerics import Scenario, expected_tokens, goodput
@@ -433,3 +435,29 @@ def test_decision_uncertainty_needs_matching_users():
     with pytest.raises(ValueError, match=r"fit has 2 users but the scenario has 3"):
         decision_uncertainty(Scenario.preset("default", n_users=3), _fitted())
     assert isinstance(_fitted(), AcceptanceFit)
+
+
+# ---------------------------------------------------------------------------- any valid log
+@st.composite
+def _records(draw):
+    n = draw(st.integers(1, 40))
+    lengths = draw(st.lists(st.integers(0, 12), min_size=n, max_size=n))
+    if max(lengths) == 0:
+        lengths[0] = 1
+    accepted = [draw(st.integers(0, L)) for L in lengths]
+    return lengths, accepted
+
+
+@given(_records(), st.sampled_from(["clopper-pearson", "jeffreys"]))
+def test_every_valid_log_gets_a_finite_fit(rec, method):
+    lengths, accepted = rec
+    f = fit_acceptance(record_counts(lengths, accepted), interval=method)
+    arrays = [f.iid, f.iid_low, f.iid_high, f.iid_std_error, f.profile, f.profile_low, f.profile_high,
+              f.profile_std_error, f.lr_statistic, f.lr_pvalue, f.observed_mean_acceptance_length]
+    arrays += [x for triple in f.mean_acceptance_length.values() for x in triple]
+    assert all(np.all(np.isfinite(a)) for a in arrays)
+    assert np.all(f.iid_low <= f.iid) and np.all(f.iid <= f.iid_high)
+    assert np.all(f.profile_low <= f.profile) and np.all(f.profile <= f.profile_high)
+    assert np.all(f.lr_statistic >= 0) and np.all((0 <= f.lr_pvalue) & (f.lr_pvalue <= 1))
+    # the point rule that never leaves the model always gives a valid scenario alpha
+    assert np.all(f.alpha("iid", "jeffreys") < 1) and np.all(f.alpha("positional", "jeffreys") < 1)
