@@ -14,7 +14,9 @@ vLLM names (V1 engine). The counters and their labels are those of vLLM's source
   ``labelnames = ["model_name", "engine"]``.
 
 The Prometheus client appends ``_total`` to a counter's samples (``..._num_drafts_total``) and may
-add ``_created`` samples; the text is parsed by ``prometheus_client.parser`` (not by hand).
+add ``_created`` samples; in its OpenMetrics output recent versions escape the colon of the metric
+name to an underscore (``vllm_spec_decode_num_drafts_total``): both spellings are read. The text
+is parsed by ``prometheus_client.parser`` (not by hand).
 
 The JSON form holds the same counters under the field names of vLLM's ``SpecDecodingStats``::
 
@@ -138,6 +140,8 @@ def parse_prometheus(text: str, source: str = "prometheus text") -> list[SpecDec
             if name.endswith("_created"):
                 continue
             base = name[: -len("_total")] if name.endswith("_total") else name
+            if base.startswith("vllm_spec_decode_"):  # OpenMetrics escaping of the colon
+                base = "vllm:" + base[len("vllm_"):]
             field = by_name.get(base)
             if field is None:
                 continue

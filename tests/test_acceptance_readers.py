@@ -69,6 +69,23 @@ def test_names_are_vllms():
     }
 
 
+def test_parse_openmetrics_exposition():
+    # prometheus_client's OpenMetrics writer escapes the colon (vllm_spec_decode_...) and ends with # EOF
+    from prometheus_client import CollectorRegistry, Counter
+    from prometheus_client.openmetrics.exposition import generate_latest
+
+    reg = CollectorRegistry()
+    d = Counter("vllm:spec_decode_num_drafts", "Number of spec decoding drafts.", ["model_name", "engine"],
+                registry=reg)
+    p = Counter("vllm:spec_decode_num_accepted_tokens_per_pos", "Accepted tokens per draft position.",
+                ["model_name", "engine", "position"], registry=reg)
+    d.labels("m", "0").inc(10)
+    p.labels("m", "0", "0").inc(4)
+    p.labels("m", "0", "1").inc(1)
+    (s,) = parse_prometheus(generate_latest(reg).decode())
+    assert s.num_drafts == 10 and s.num_accepted_tokens_per_pos == (4, 1)
+
+
 def test_parse_prometheus_exposition():
     text = _exposition({("m", "0"): (100, [80, 60, 45]), ("m", "1"): (50, [40, 20, 10])})
     series = parse_prometheus(text)
