@@ -151,8 +151,9 @@ def ratio_interval(x, y, x_bounds: tuple[float, float], y_bounds: tuple[float, f
 
     pairs, w = np.unique(np.stack([xs, ys], axis=1), axis=0, return_counts=True)
     px, py, w = pairs[:, 0], pairs[:, 1], w.astype(np.float64)
-    G = float(xs.sum() / ys.sum())
     g_min, g_max = xl / yh, (xh / yl if yl > 0.0 else math.inf)
+    # the exact ratio lies in [g_min, g_max]; the division may round it just outside (by an ulp)
+    G = min(max(float(xs.sum() / ys.sum()), g_min), g_max)
     q = float(stats.chi2.ppf(confidence, 1))
 
     def excess(Gv: float) -> float:
@@ -180,9 +181,14 @@ def ratio_interval(x, y, x_bounds: tuple[float, float], y_bounds: tuple[float, f
         lo_, hi_ = sorted((inner, outer))
         return optimize.brentq(excess, lo_, hi_, xtol=1e-300, rtol=1e-15)
 
+    # -2 log R is 0 at G^ in exact arithmetic; it can be positive by round-off of z = x - G^ y only
+    # when the support itself is as narrow as the round-off (X and Y constant up to 1e-12): then
+    # G is known to that precision and the interval is the point G^
+    degenerate = excess(G) > 0.0
+
     def endpoint(limit: float, sign: float) -> float:
         """Walk from G towards ``limit`` (a support bound of G) in growing steps, then bracket."""
-        if (limit - G) * sign <= 0.0:
+        if (limit - G) * sign <= 0.0 or degenerate:
             return G
         step, inner = step0, G
         while True:

@@ -368,6 +368,7 @@ def simulate(
     # widened by 1e-12 relative: the rounds' Y are sums in another order (round-off only)
     y_bounds = (y_lo * (1.0 - 1e-12), y_hi * (1.0 + 1e-12))
     _, ci_low, ci_high = ratio_interval(X, Y, x_bounds, y_bounds, confidence)
+    ci_low, ci_high = min(ci_low, G), max(ci_high, G)  # ratio_interval may move G^ by an ulp into the support
     return SimulationResult(
         goodput=G,
         ci_low=ci_low,

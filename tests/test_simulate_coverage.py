@@ -80,3 +80,16 @@ def test_band_rejects_the_old_failure_and_an_always_covering_interval():
     lo, hi = _band(SEEDS)
     assert (lo, hi) == (179, 198)  # scipy.stats.binom(200, 0.95) quantiles 0.0005 and 0.9995
     assert not lo <= 70 <= hi and not lo <= SEEDS <= hi and lo <= 190 <= hi
+
+
+@pytest.mark.parametrize("fading", [False, True])
+def test_no_drafting_is_known_exactly(fading):
+    # every user at L = 0 (the autoregressive baseline): K tokens a round, a constant round time
+    # without fading; the interval is the analytic value up to round-off (docs/model.md sec. 3)
+    from numerics import baseline
+
+    s = Scenario.preset("default")
+    sol = baseline(s, "autoregressive")
+    r = simulate(s, sol, rounds=5000, seed=7, fading=fading)
+    assert r.contains(sol.goodput) and r.mean_tokens == s.n_users
+    assert r.half_width <= 1e-9 * sol.goodput
