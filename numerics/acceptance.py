@@ -712,7 +712,10 @@ class DecisionUncertainty:
         draws); ``lengths_changed`` (fraction of solved draws whose optimal draft lengths differ
         from the point's); ``regret`` and ``relative_regret`` (mean over solved draws of
         G*(alpha*) - G(alpha*; point decision), absolute [tokens/s] and over G*(alpha*));
-        ``solved`` (number of draws solved) and ``failures`` (list of (draw, error message)).
+        ``solved`` (number of draws solved) and ``failures`` (list of (draw, error message));
+        ``beaten_by_point``: draws where the point decision did better under alpha* than the
+        solver's own answer for alpha* (negative regret beyond round-off: a sub-optimal solve,
+        reported rather than hidden).
     batch_table : dict
         ``users``, ``draft_length`` (L* at the point estimate), ``draft_length_low`` and
         ``draft_length_high`` (percentiles over the draws), for the users grid.
@@ -869,6 +872,7 @@ def decision_uncertainty(scenario: Scenario, fit: AcceptanceFit, model: str | No
             "relative_regret": float(np.mean(rel)) if solved else math.nan,
             "solved": solved,
             "failures": failures,
+            "beaten_by_point": int(sum(r < -1e-9 * g for r, g in zip(regret, G_star, strict=True))),
         }
 
     # batch-size table on the users grid, with the spread of L* over the draws

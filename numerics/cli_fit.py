@@ -112,6 +112,9 @@ def _decision_report(du) -> list[str]:
                      f"[{r['goodput_low']:.4f}, {r['goodput_high']:.4f}]; draft lengths change in "
                      f"{100 * r['lengths_changed']:.1f}% of draws; expected regret {r['regret']:.4g} tokens/s "
                      f"({100 * r['relative_regret']:.3g}%); {r['solved']} solved, {len(r['failures'])} failed")
+        if r["beaten_by_point"]:
+            lines.append(f"    in {r['beaten_by_point']} draws the point decision beat the solver's answer "
+                         "(sub-optimal solve)")
         for b, msg in r["failures"]:
             lines.append(f"    draw {b} failed: {msg}")
     if du.rejected_draws:
