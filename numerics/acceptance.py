@@ -124,11 +124,32 @@ class AcceptanceCounts:
         a_i: drafts whose token at position i was accepted.
     drafts_by_length : ndarray of int64, shape (P + 1,)
         Number of drafts of each length 0..P (the design, kept for the parametric bootstrap).
+    at_risk_low : ndarray of int64 (P,), optional
+        A lower bound of n_i when the counters do not identify it (drafts shorter than P whose
+        split into censored and rejected is unknown, :func:`position_counts`); default: n_i.
+    pooled_at_risk_low : int, optional
+        A lower bound of sum_i n_i = S + R in that case (it is tighter than the sum of the
+        per-position bounds); default: sum_i n_i.
+    undrafted_tokens : int
+        D x P - draft tokens: the tokens the drafts fell short of the full length P (0 for records).
     """
 
     at_risk: np.ndarray
     accepted: np.ndarray
     drafts_by_length: np.ndarray
+    at_risk_low: np.ndarray | None = None
+    pooled_at_risk_low: int | None = None
+    undrafted_tokens: int = 0
+
+    @property
+    def at_risk_min(self) -> np.ndarray:
+        """Lower bounds of the at-risk counts (equal to ``at_risk`` when identified)."""
+        return self.at_risk if self.at_risk_low is None else self.at_risk_low
+
+    @property
+    def pooled_at_risk_min(self) -> int:
+        """Lower bound of sum_i n_i."""
+        return int(self.at_risk.sum()) if self.pooled_at_risk_low is None else int(self.pooled_at_risk_low)
 
     @property
     def positions(self) -> int:
@@ -149,8 +170,15 @@ class AcceptanceCounts:
 def position_counts(drafts, accepted_per_position, *, draft_tokens=None, accepted_tokens=None) -> AcceptanceCounts:
     """Counts from vLLM-style counters: drafts and accepted tokens per draft position.
 
-    Every draft is taken to have length P = ``len(accepted_per_position)`` (vLLM's
-    ``num_speculative_tokens``); then n_1 = drafts and n_i = a_{i-1}.
+    With every draft of length P = ``len(accepted_per_position)`` (vLLM's ``num_speculative_tokens``),
+    n_1 = drafts and n_i = a_{i-1}. When ``draft_tokens`` shows that the drafts fell short of P by
+    Delta = D P - draft_tokens tokens in total (drafts shortened near the end of a request, a
+    proposer that found fewer tokens), the counters do not say which short drafts were accepted in
+    full (censored: they leave the at-risk set) and which were rejected before their end, so n_i
+    is only bounded: n_i = a_{i-1} - F_{i-1} with F_l censored drafts of length l, 0 <= F_l <=
+    a_l - a_{l+1} (drafts with N = l) and sum_l F_l (P - l) <= Delta. The point estimates take
+    F = 0 (the short drafts were rejected: the lowest estimates); the intervals of
+    :func:`fit_acceptance` cover every feasible F (``at_risk_low``, ``pooled_at_risk_low``).
 
     Parameters
     ----------
@@ -160,7 +188,7 @@ def position_counts(drafts, accepted_per_position, *, draft_tokens=None, accepte
         a_i, drafts whose position i was accepted (``vllm:spec_decode_num_accepted_tokens_per_pos``,
         label ``position`` = i - 1); non-increasing, a_1 <= drafts.
     draft_tokens : int, optional
-        ``vllm:spec_decode_num_draft_tokens``; if given it must equal drafts x P.
+        ``vllm:spec_decode_num_draft_tokens``; at most drafts x P, at least the accepted tokens.
     accepted_tokens : int, optional
         ``vllm:spec_decode_num_accepted_tokens``; if given, <= draft_tokens and = sum_i a_i.
 
@@ -169,9 +197,9 @@ def position_counts(drafts, accepted_per_position, *, draft_tokens=None, accepte
     ValueError
         Naming the field: a negative or non-integer count, no drafts, no positions, accepted
         above drafted (a_1 > drafts, accepted_tokens > draft_tokens), a count that rises with
-        position, a profile whose length disagrees with the draft length (draft_tokens
-        != drafts x P: the counters cannot tell which drafts of varying length were censored;
-        log per-round records instead), or accepted_tokens != sum of the per-position counts.
+        position, a profile longer than the drafts (draft_tokens below the accepted tokens
+        sum_i a_i), drafts longer than the profile (draft_tokens > drafts x P: positions beyond P
+        are missing), or accepted_tokens != sum of the per-position counts.
 
     Examples
     --------
@@ -194,13 +222,18 @@ def position_counts(drafts, accepted_per_position, *, draft_tokens=None, accepte
         raise ValueError(f"accepted_per_position rises with position: {int(a[i])} at position {i} then "
                          f"{int(a[i + 1])} at position {i + 1} (a draft accepted at a position was accepted at "
                          "every earlier one)")
+    deficit = 0
     if draft_tokens is not None:
         T = int(_count_array("draft_tokens", draft_tokens, 0))
-        if T != D * P:
+        if T > D * P:
             raise ValueError(
-                f"draft_tokens = {T} is not drafts x positions = {D} x {P} = {D * P}: the per-position profile "
-                f"({P} positions) does not match the draft length {T / D:.4g}; the counters cannot tell which drafts "
-                "were censored, log per-round records (CSV) instead")
+                f"draft_tokens = {T} exceeds drafts x positions = {D} x {P} = {D * P}: drafts longer than the "
+                f"per-position profile ({P} positions; the counts of later positions are missing)")
+        if T < int(a.sum()):
+            raise ValueError(
+                f"draft_tokens = {T} is below the accepted tokens of the profile, sum of accepted_per_position = "
+                f"{int(a.sum())}: the per-position profile is longer than the drafts (accepted above drafted)")
+        deficit = D * P - T
         if accepted_tokens is not None:
             S = int(_count_array("accepted_tokens", accepted_tokens, 0))
             if S > T:
@@ -211,8 +244,22 @@ def position_counts(drafts, accepted_per_position, *, draft_tokens=None, accepte
             raise ValueError(f"accepted_tokens = {S} is not the sum of accepted_per_position = {int(a.sum())}")
     at_risk = np.concatenate([[D], a[:-1]]).astype(np.int64)
     by_length = np.zeros(P + 1, dtype=np.int64)
-    by_length[P] = D
-    return AcceptanceCounts(at_risk=at_risk, accepted=a.copy(), drafts_by_length=by_length)
+    by_length[P] = D  # the design used by the bootstrap (short drafts, if any, are not located)
+    if deficit == 0:
+        return AcceptanceCounts(at_risk=at_risk, accepted=a.copy(), drafts_by_length=by_length)
+    # partial identification (docstring): F_l <= min(#{N = l}, Delta // (P - l)) for l = 0..P-1
+    exact = at_risk - a  # #{N = l} for l = 0..P-1 (a_{l} - a_{l+1}, a_0 = D)
+    cost = P - np.arange(P)  # tokens a censored draft of length l falls short of P
+    f_max = np.minimum(exact, deficit // cost)
+    # the pooled bound: most censored drafts within the deficit, cheapest (longest) first
+    left, total = deficit, 0
+    for length in range(P - 1, -1, -1):
+        take = min(int(exact[length]), left // int(cost[length]))
+        total += take
+        left -= take * int(cost[length])
+    return AcceptanceCounts(at_risk=at_risk, accepted=a.copy(), drafts_by_length=by_length,
+                            at_risk_low=(at_risk - f_max).astype(np.int64),
+                            pooled_at_risk_low=int(at_risk.sum()) - total, undrafted_tokens=int(deficit))
 
 
 def record_counts(draft_lengths, accepted) -> AcceptanceCounts:
@@ -363,6 +410,10 @@ class AcceptanceFit:
         1 + S / D (vLLM's logged "Mean acceptance length", with the bonus token).
     mean_acceptance_length : dict
         model -> (value, low, high) arrays (K,): A implied at draft length P_k of each user.
+    undrafted_tokens : ndarray of int64 (K,)
+        Tokens by which vLLM-style drafts fell short of the full length (:func:`position_counts`):
+        when > 0, the estimates assume the short drafts were rejected and the intervals are widened
+        to cover every split into censored and rejected drafts.
     confidence : float
     interval : str
         'clopper-pearson' or 'jeffreys'.
@@ -391,6 +442,7 @@ class AcceptanceFit:
     combined_lr_pvalue: float
     observed_mean_acceptance_length: np.ndarray
     mean_acceptance_length: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    undrafted_tokens: np.ndarray
     confidence: float
     interval: str
     source: str = ""
@@ -534,20 +586,26 @@ def fit_acceptance(counts, users: Sequence[str] | None = None, confidence: float
     K = len(items)
     P = max(c.positions for c in items)
     n = np.zeros((K, P), dtype=np.int64)
+    n_low = np.zeros((K, P), dtype=np.int64)  # lower bounds where the counters leave n_i open
     a = np.zeros((K, P), dtype=np.int64)
     for k, c in enumerate(items):
         n[k, :c.positions] = c.at_risk
+        n_low[k, :c.positions] = c.at_risk_min
         a[k, :c.positions] = c.accepted
     ident = n > 0
 
-    # i.i.d.: pooled binomial form of the censored likelihood (theory.acceptance.iid_mle)
+    # i.i.d.: pooled binomial form of the censored likelihood (theory.acceptance.iid_mle); an
+    # interval's ends decrease with the trials, so the union over n in [n_low, n] is [lo(n), hi(n_low)]
     S, T = a.sum(axis=1), n.sum(axis=1)
+    T_low = np.array([c.pooled_at_risk_min for c in items], dtype=np.int64)
     iid = _point(S, T, "mle")
-    iid_lo, iid_hi = binomial_interval(S, T, conf, interval)
+    iid_lo, _ = binomial_interval(S, T, conf, interval)
+    _, iid_hi = binomial_interval(S, T_low, conf, interval)
     iid_se = np.array([_iid_std_error(float(iid[k]), c.drafts_by_length) for k, c in enumerate(items)])
     # positional: chain of binomials (theory.acceptance.positional_mle)
     prof = _point(a, n, "mle")
-    prof_lo, prof_hi = binomial_interval(a, n, conf, interval)
+    prof_lo, _ = binomial_interval(a, n, conf, interval)
+    _, prof_hi = binomial_interval(a, n_low, conf, interval)
     prof_se = np.sqrt(np.divide(prof * (1.0 - prof), n, out=np.zeros(prof.shape), where=ident))
 
     # LR test: 2 sum_i n_i KL(alpha_i^ || alpha^) (theory.acceptance.lr_statistic_as_divergence)
@@ -564,7 +622,8 @@ def fit_acceptance(counts, users: Sequence[str] | None = None, confidence: float
     mal: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {
         "iid": (expected_tokens(iid, Pk), expected_tokens(iid_lo, Pk), expected_tokens(iid_hi, Pk)),
     }
-    box_lo, box_hi = _bonferroni_box(a, n, Pk, conf, interval)
+    box_lo, _ = _bonferroni_box(a, n, Pk, conf, interval)
+    _, box_hi = _bonferroni_box(a, n_low, Pk, conf, interval)
     mal["positional"] = (expected_tokens_positional(prof, Pk), expected_tokens_positional(box_lo, Pk),
                          expected_tokens_positional(box_hi, Pk))
     return AcceptanceFit(
@@ -572,6 +631,7 @@ def fit_acceptance(counts, users: Sequence[str] | None = None, confidence: float
         iid=iid, iid_low=np.asarray(iid_lo, dtype=np.float64), iid_high=np.asarray(iid_hi, dtype=np.float64),
         iid_std_error=iid_se, profile=prof, profile_low=prof_lo, profile_high=prof_hi, profile_std_error=prof_se,
         lr_statistic=lr, lr_df=df.astype(np.int64), lr_pvalue=pval,
+        undrafted_tokens=np.array([c.undrafted_tokens for c in items], dtype=np.int64),
         combined_lr_statistic=c_lr, combined_lr_df=c_df, combined_lr_pvalue=c_p,
         observed_mean_acceptance_length=observed, mean_acceptance_length=mal,
         confidence=conf, interval=interval, source=str(source),

@@ -82,6 +82,9 @@ def _report(fit, model: str, level_pct: str) -> list[str]:
         c = fit.counts[k]
         lines.append(f"== user {user!r}: {c.drafts} drafts, longest draft {c.positions}, "
                      f"{c.accepted_tokens} accepted draft tokens")
+        if fit.undrafted_tokens[k]:
+            lines.append(f"   drafts fell {fit.undrafted_tokens[k]} tokens short of length {c.positions} in total: "
+                         "estimates assume those drafts were rejected; intervals cover every censored/rejected split")
         lines.append(f"   i.i.d. alpha              {_fmt_ci(fit.iid[k], fit.iid_low[k], fit.iid_high[k])}")
         lines.append(f"   mean acceptance length    observed {fit.observed_mean_acceptance_length[k]:.4f}"
                      " (1 + accepted/drafts)")
@@ -178,6 +181,9 @@ def scenario_text(fit, model: str, point: str, base: dict[str, Any], log_path: P
         f" df {fit.combined_lr_df}, p = {fit.combined_lr_pvalue:.4g}.",
     ]
     for k, user in enumerate(fit.users):
+        if fit.undrafted_tokens[k]:
+            head.append(f"user {k} {user!r}: drafts fell {fit.undrafted_tokens[k]} tokens short of the full length "
+                        "(estimates assume rejected; intervals cover every split)")
         head.append(f"user {k} {user!r}: {fit.counts[k].drafts} drafts; i.i.d. alpha "
                     f"{_fmt_ci(fit.iid[k], fit.iid_low[k], fit.iid_high[k])}; LR p = {fit.lr_pvalue[k]:.4g}")
         prof = ", ".join(_fmt_ci(fit.profile[k, i], fit.profile_low[k, i], fit.profile_high[k, i], 3)

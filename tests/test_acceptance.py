@@ -95,7 +95,7 @@ def test_position_counts_equal_record_counts_for_one_length():
     (dict(drafts=10, accepted_per_position=[5, 6, 2]),
      r"accepted_per_position rises with position: 5 at position 0 then 6"),
     (dict(drafts=10, accepted_per_position=[5, 3], draft_tokens=25),
-     r"draft_tokens = 25 is not drafts x positions = 10 x 2 = 20"),
+     r"draft_tokens = 25 exceeds drafts x positions = 10 x 2 = 20: drafts longer than the per-position profile"),
     (dict(drafts=10, accepted_per_position=[5, 3], draft_tokens=20, accepted_tokens=21),
      r"accepted_tokens = 21 exceeds draft_tokens = 20"),
     (dict(drafts=10, accepted_per_position=[5, 3], accepted_tokens=9), r"accepted_tokens = 9 is not the sum"),
@@ -108,9 +108,48 @@ def test_position_counts_reject_bad_counts(kwargs, match):
 
 
 def test_a_profile_longer_than_the_draft_length_is_rejected():
-    # 10 drafts of 2 tokens (draft_tokens = 20) reported with 3 positions
-    with pytest.raises(ValueError, match=r"profile \(3 positions\) does not match the draft length 2"):
-        position_counts(10, [5, 3, 1], draft_tokens=20)
+    # 4 drafts, all accepted at 3 positions (12 accepted tokens), but only 8 tokens drafted
+    with pytest.raises(ValueError, match=r"draft_tokens = 8 is below the accepted tokens .* profile is longer"):
+        position_counts(4, [4, 4, 4], draft_tokens=8)
+
+
+def _vllm_counters(lengths, N, P):
+    """Counters as vLLM's SpecDecodingStats.observe_draft accumulates them."""
+    return (len(lengths), [int(np.count_nonzero(N > i)) for i in range(P)], int(np.sum(lengths)), int(N.sum()))
+
+
+def test_short_drafts_bound_the_at_risk_counts():
+    # drafts shortened below P (known truth from the records): the true n_i lies in
+    # [at_risk_low, at_risk] and the true sum in [pooled_at_risk_low, sum at_risk] for every seed
+    rng = np.random.default_rng(12)
+    P = 5
+    for _ in range(200):
+        D = int(rng.integers(1, 60))
+        lengths = np.where(rng.random(D) < 0.2, rng.integers(1, P + 1, D), P)
+        _, N = _log(np.full(P, rng.uniform(0.3, 0.95)), D, rng, lengths)
+        truth = record_counts(lengths, N)
+        D_, per_pos, T, S = _vllm_counters(lengths, N, P)
+        c = position_counts(D_, per_pos, draft_tokens=T, accepted_tokens=S)
+        n_true = np.zeros(P, dtype=int)
+        n_true[:truth.positions] = truth.at_risk
+        assert np.all(c.at_risk_min <= n_true) and np.all(n_true <= c.at_risk)
+        assert c.pooled_at_risk_min <= n_true.sum() <= c.at_risk.sum()
+        assert c.undrafted_tokens == D * P - int(lengths.sum())
+
+
+def test_short_drafts_keep_interval_coverage():
+    # 300 seeded logs with 25% of drafts shortened: every interval still covers at >= its level
+    rng = np.random.default_rng(13)
+    P, seeds, truth = 5, 300, np.array([0.8, 0.7, 0.65, 0.6, 0.6])
+    cov_pos = np.zeros(P, dtype=int)
+    for _ in range(seeds):
+        lengths = np.where(rng.random(200) < 0.25, rng.integers(1, P, 200), P)
+        _, N = _log(truth, 200, rng, lengths)
+        D_, per_pos, T, S = _vllm_counters(lengths, N, P)
+        f = fit_acceptance(position_counts(D_, per_pos, draft_tokens=T, accepted_tokens=S))
+        assert f.undrafted_tokens[0] > 0
+        cov_pos += (f.profile_low[0] <= truth) & (truth <= f.profile_high[0])
+    assert np.all(cov_pos >= stats.binom.ppf(0.0005, seeds, 0.95)), cov_pos
 
 
 @pytest.mark.parametrize("lengths, accepted, match", [
