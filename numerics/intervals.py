@@ -33,9 +33,10 @@ values and Y one).
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize
 
 __all__ = ["log_likelihood_ratio", "ratio_interval"]
 
@@ -154,7 +155,8 @@ def ratio_interval(x, y, x_bounds: tuple[float, float], y_bounds: tuple[float, f
     g_min, g_max = xl / yh, (xh / yl if yl > 0.0 else math.inf)
     # the exact ratio lies in [g_min, g_max]; the division may round it just outside (by an ulp)
     G = min(max(float(xs.sum() / ys.sum()), g_min), g_max)
-    q = float(stats.chi2.ppf(confidence, 1))
+    # chi^2_1 quantile = squared normal quantile (stdlib: keeps scipy.stats out of `import numerics`)
+    q = NormalDist().inv_cdf(0.5 + confidence / 2.0) ** 2
 
     def excess(Gv: float) -> float:
         return log_likelihood_ratio(Gv, px, py, w, (xl, xh), (yl, yh)) - q
