@@ -133,6 +133,19 @@ def _decision_report(du) -> list[str]:
     return lines
 
 
+def _strict(obj: Any) -> Any:
+    """JSON-ready: arrays to lists, NumPy scalars to Python, NaN (a regime with no solved draw) to null."""
+    if isinstance(obj, dict):
+        return {str(k): _strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [_strict(v) for v in (obj.tolist() if isinstance(obj, np.ndarray) else obj)]
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, (np.integer, np.bool_)):
+        return obj.item()
+    return obj
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -230,7 +243,7 @@ def run_fit(a: argparse.Namespace) -> int:
         du = decision_uncertainty(system, fit, model=model, point=a.point, draws=a.decisions, seed=a.seed)
         out["decisions"] = du.to_dict()
     if a.json:
-        print(json.dumps(out, indent=2, default=lambda v: v.tolist() if isinstance(v, np.ndarray) else str(v)))
+        print(json.dumps(_strict(out), indent=2, allow_nan=False))
         return 0
     print("\n".join(_report(fit, model, f"{100 * fit.confidence:g}%")))
     for n in notes:
