@@ -882,7 +882,7 @@ def decision_uncertainty(scenario: Scenario, fit: AcceptanceFit, model: str | No
     alpha_hat = fit.alpha(model, point)
     base = scenario.replace(alpha=alpha_hat, max_draft=alpha_hat.shape[1]) if model == "positional" \
         else scenario.replace(alpha=alpha_hat)
-    width = base.max_draft if model == "positional" else None
+    width = base.max_draft  # the profile's length (positional); unused by the i.i.d. draws
 
     # bootstrap draws of alpha*: per user, simulate the counts and refit
     rng = np.random.default_rng(np.random.SeedSequence(seed))

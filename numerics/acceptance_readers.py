@@ -301,8 +301,10 @@ def counters_to_counts(series: Iterable[SpecDecodeCounters], per_user: str | Non
                              "fit them as separate users (--per-user)")
         D = sum(s.num_drafts for s in ss)
         a = np.sum([s.num_accepted_tokens_per_pos for s in ss], axis=0)
-        T = None if any(s.num_draft_tokens is None for s in ss) else sum(s.num_draft_tokens for s in ss)
-        S = None if any(s.num_accepted_tokens is None for s in ss) else sum(s.num_accepted_tokens for s in ss)
+        tokens = [s.num_draft_tokens for s in ss]
+        accepted = [s.num_accepted_tokens for s in ss]
+        T = None if None in tokens else sum(t for t in tokens if t is not None)
+        S = None if None in accepted else sum(x for x in accepted if x is not None)
         try:
             out[user] = position_counts(D, a, draft_tokens=T, accepted_tokens=S)
         except ValueError as exc:

@@ -68,7 +68,7 @@ from .latency import check_point, per_token_latency
 from .scenario import Scenario
 from .solution import Solution
 
-__all__ = ["SimulationResult", "simulate", "faded_rate", "sample_prefix"]
+__all__ = ["SimulationResult", "faded_rate", "sample_prefix", "simulate"]
 
 #: largest number of random variates drawn at once (memory bound of one chunk of rounds)
 _CHUNK_ELEMENTS = 1 << 21
