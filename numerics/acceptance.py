@@ -48,6 +48,7 @@ from scipy import special, stats
 
 from .scenario import Scenario
 from .tokens import expected_tokens, expected_tokens_positional
+from .validation import MAX_USERS, as_choice, as_float, as_int, as_scenario
 
 __all__ = [
     "INTERVALS",
@@ -98,17 +99,8 @@ def _count_array(name: str, value: Any, ndim: int) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _check_confidence(confidence: Any) -> float:
-    if isinstance(confidence, bool) or not isinstance(confidence, (int, float, np.floating)) \
-            or not 0.0 < float(confidence) < 1.0:
-        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
-    return float(confidence)
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-    return value
+def _check_confidence(confidence: Any, name: str = "confidence") -> float:
+    return as_float(name, confidence, low=0.0, high=1.0, low_open=True, high_open=True)
 
 
 # ---------------------------------------------------------------------------- counts
@@ -344,7 +336,7 @@ def binomial_interval(successes, trials, confidence: float = 0.95, method: str =
         bad = x > n
         raise ValueError(f"successes must be <= trials, got {int(x[bad].flat[0])} > {int(n[bad].flat[0])}")
     conf = _check_confidence(confidence)
-    _check_choice("method", method, INTERVALS)
+    as_choice("method", method, INTERVALS)
     tail = (1.0 - conf) / 2.0
     xf, nf = x.astype(np.float64), n.astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -464,8 +456,7 @@ class AcceptanceFit:
 
     def select(self, level: float = 0.05) -> str:
         """'positional' when the combined LR test rejects i.i.d. at ``level``, else 'iid'."""
-        if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0.0 < level < 1.0:
-            raise ValueError(f"level must lie in (0, 1), got {level!r}")
+        level = _check_confidence(level, "level")
         return "positional" if self.combined_lr_pvalue < level else "iid"
 
     def alpha(self, model: str, point: str = "mle", positions: int | None = None) -> np.ndarray:
@@ -487,8 +478,8 @@ class AcceptanceFit:
             which the model excludes (alpha < 1: every draft token seen at that position was
             accepted), naming the user and position.
         """
-        _check_choice("model", model, MODELS)
-        _check_choice("point", point, POINTS)
+        as_choice("model", model, MODELS)
+        as_choice("point", point, POINTS)
         if model == "iid":
             est = _point(self.accepted.sum(axis=1), self.at_risk.sum(axis=1), point)
             where = "the i.i.d. estimate"
@@ -581,7 +572,7 @@ def fit_acceptance(counts, users: Sequence[str] | None = None, confidence: float
     if len(labels) != len(items) or len(set(labels)) != len(labels):
         raise ValueError(f"users must be {len(items)} distinct labels, got {labels!r}")
     conf = _check_confidence(confidence)
-    _check_choice("interval", interval, INTERVALS)
+    as_choice("interval", interval, INTERVALS)
 
     K = len(items)
     P = max(c.positions for c in items)
@@ -685,8 +676,7 @@ def cycle_users(scenario: Scenario, n_users: int) -> Scenario:
     ValueError
         If ``n_users`` is not an integer >= 1.
     """
-    if isinstance(n_users, bool) or not isinstance(n_users, (int, np.integer)) or n_users < 1:
-        raise ValueError(f"n_users must be an integer >= 1, got {n_users!r}")
+    n_users = as_int("n_users", n_users, low=1, high=MAX_USERS, limit="numerics.validation.MAX_USERS")
     idx = np.arange(int(n_users)) % scenario.n_users
     changes = {}
     for name in ("alpha", "t_draft", "bits_per_token", "spectral_efficiency", "snr"):
@@ -743,8 +733,7 @@ def draft_length_by_batch_size(scenario: Scenario, max_users: int = 64) -> dict[
     ValueError
         If ``max_users`` is not an integer >= 1.
     """
-    if isinstance(max_users, bool) or not isinstance(max_users, (int, np.integer)) or max_users < 1:
-        raise ValueError(f"max_users must be an integer >= 1, got {max_users!r}")
+    max_users = as_int("max_users", max_users, low=1, high=MAX_USERS, limit="numerics.validation.MAX_USERS")
     Ks = np.arange(1, int(max_users) + 1)
     L = np.empty(Ks.size, dtype=np.int64)
     G = np.empty(Ks.size)
@@ -859,21 +848,19 @@ def decision_uncertainty(scenario: Scenario, fit: AcceptanceFit, model: str | No
     """
     if not isinstance(fit, AcceptanceFit):
         raise ValueError(f"fit must be an AcceptanceFit (fit_acceptance), got {type(fit).__name__}")
-    if not isinstance(scenario, Scenario):
-        raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
+    scenario = as_scenario(scenario)
     if fit.n_users != scenario.n_users:
         raise ValueError(f"fit has {fit.n_users} users but the scenario has {scenario.n_users}")
-    model = fit.select() if model is None else _check_choice("model", model, MODELS)
-    _check_choice("point", point, POINTS)
-    for name, v, low in (("draws", draws, 1), ("seed", seed, 0)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+    model = fit.select() if model is None else as_choice("model", model, MODELS)
+    as_choice("point", point, POINTS)
+    draws = as_int("draws", draws, low=1)
+    seed = as_int("seed", seed, low=0)
     conf = _check_confidence(confidence)
     regimes = tuple(regimes)
     if not regimes:
         raise ValueError("regimes must name at least one regime, got ()")
     for r in regimes:
-        _check_choice("regimes", r, ("homogeneous", "heterogeneous"))
+        as_choice("regimes", r, ("homogeneous", "heterogeneous"))
     grid = np.asarray(users)
     if grid.ndim != 1 or grid.size == 0 or not all(isinstance(u, (int, np.integer)) and not isinstance(u, bool)
                                                    and u >= 1 for u in users):

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from .acceptance import AcceptanceCounts, position_counts, record_counts
+from .scenario import read_text
 
 __all__ = [
     "FORMATS",
@@ -106,13 +107,8 @@ def _count(where: str, value: Any) -> int:
 
 
 def _read_text(path: str | Path) -> str:
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"log file {str(p)!r} does not exist")
-    try:
-        return p.read_text()
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"log file {str(p)!r} is not UTF-8 text: {exc}") from None
+    """The log's text (numerics.scenario.read_text: missing, directory, too large, not UTF-8 -> one line)."""
+    return read_text(path, what="log file")
 
 
 # ------------------------------------------------------------------------ Prometheus text

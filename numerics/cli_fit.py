@@ -27,11 +27,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 __all__ = ["add_parser", "run_fit", "scenario_text"]
 
@@ -133,19 +130,6 @@ def _decision_report(du) -> list[str]:
     return lines
 
 
-def _strict(obj: Any) -> Any:
-    """JSON-ready: arrays to lists, NumPy scalars to Python, NaN (a regime with no solved draw) to null."""
-    if isinstance(obj, dict):
-        return {str(k): _strict(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [_strict(v) for v in (obj.tolist() if isinstance(obj, np.ndarray) else obj)]
-    if isinstance(obj, (np.floating, float)):
-        return float(obj) if np.isfinite(obj) else None
-    if isinstance(obj, (np.integer, np.bool_)):
-        return obj.item()
-    return obj
-
-
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -211,6 +195,7 @@ def run_fit(a: argparse.Namespace) -> int:
     """Run ``multispin fit`` (bad input raises ValueError: the CLI prints one line, exit 2)."""
     from .acceptance import decision_uncertainty, fit_acceptance
     from .acceptance_readers import read_counts
+    from .cli_common import print_json
     from .scenario import read_toml
 
     log = Path(a.file)
@@ -243,7 +228,7 @@ def run_fit(a: argparse.Namespace) -> int:
         du = decision_uncertainty(system, fit, model=model, point=a.point, draws=a.decisions, seed=a.seed)
         out["decisions"] = du.to_dict()
     if a.json:
-        print(json.dumps(_strict(out), indent=2, allow_nan=False))
+        print_json(out)
         return 0
     print("\n".join(_report(fit, model, f"{100 * fit.confidence:g}%")))
     for n in notes:
