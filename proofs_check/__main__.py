@@ -1,23 +1,36 @@
-"""``python -m proofs_check [ID ...]``: run the checks, print a table, exit 1 on any failure."""
+"""``python -m proofs_check [ID ...]``: run the checks, print a table, exit 1 on any failure.
+
+Errors follow the command line's contract (:func:`numerics.cli_common.run_guarded`): an
+unknown claim id or a bad argument is one line on stderr and exit 2, output into a closed
+pipe ends quietly, never a traceback.
+"""
 
 from __future__ import annotations
 
-import argparse
 import sys
+
+from numerics.cli_common import ArgumentParser, run_guarded
 
 from .registry import load_all, run_claims
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m proofs_check",
-                                description="Run the derivation checks; print a table; exit 1 on any failure.")
+def main(argv: list[str] | None = None, prog: str = "python -m proofs_check") -> int:
+    """Run the claims (all, or the ids in ``argv``); returns the exit code. ``prog`` names the
+    program in messages (``multispin check`` when run by ``multispin``)."""
+    return run_guarded("", lambda: _main(argv, prog), program=prog)
+
+
+def _main(argv: list[str] | None, prog: str) -> int:
+    p = ArgumentParser(prog=prog, description="Run the derivation checks; print a table; exit 1 on any failure.")
     p.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
-    argv = p.parse_args(argv).ids
+    try:
+        argv = p.parse_args(argv).ids
+    except SystemExit as exc:  # --help (0) or a usage error (2, one line already printed)
+        return int(exc.code or 0)
     claims = load_all()
     unknown = [a for a in argv if a not in claims]
     if unknown:
-        print(f"unknown claim id {unknown[0]!r}; known: {', '.join(sorted(claims))}", file=sys.stderr)
-        return 2
+        raise ValueError(f"unknown claim id {unknown[0]!r}; known: {', '.join(sorted(claims))}")
     results = run_claims(argv or None)
     w = max([len(r.claim_id) for r in results] + [5])
     print(f"{'claim':<{w}}  {'method':<8}  {'result':<6}  {'seconds':>8}  detail")
