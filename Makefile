@@ -47,8 +47,12 @@ docs: $(VENV)/.docs
 lint: $(VENV)/.dev
 	status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy || status=1; exit $$status
 
-# The wheel users install (dist/multispin-VERSION-py3-none-any.whl).
+# The wheel users install (dist/multispin-VERSION-py3-none-any.whl), built from a clean build
+# folder: setuptools copies the packages into build/lib and does not delete what an earlier
+# build left there, so a module deleted since would still ship (.ci/check_wheel.py also refuses
+# any packaged file that git does not track).
 wheel: $(STAMP)
+	rm -rf build/lib build/bdist.* dist
 	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
 
 clean:
