@@ -44,7 +44,6 @@ __all__ = [
     "best_common_length",
     "affine_round_time",
     "band_multiplier",
-    "check_positive_round_time",
 ]
 
 _EPS = np.finfo(np.float64).eps
@@ -162,14 +161,6 @@ def affine_round_time(scenario: Scenario, theta: float) -> tuple[float, float]:
     return scenario.v0 + scenario.v1 * K + scenario.overhead, theta + scenario.v1 * K
 
 
-def check_positive_round_time(scenario: Scenario) -> None:
-    """Raise ``ValueError`` if every round time is zero (no drafting, upload or verification cost)."""
-    if (not np.any(scenario.t_draft > 0) and not np.any(scenario.bits_per_token > 0)
-            and scenario.v0 == 0 and scenario.v1 == 0 and scenario.overhead == 0):
-        raise ValueError("round time is 0: t_draft, bits_per_token, v0, v1 and overhead are all zero "
-                         "(goodput would be infinite)")
-
-
 class _Tokens:
     """N(L) = sum_k A(alpha_k, L) and N'(L) for per-user alphas (MODEL.md section 2).
 
@@ -268,13 +259,13 @@ def best_common_length(scenario: Scenario, theta: float) -> tuple[int, float, st
     Raises
     ------
     ValueError
-        theta negative or not finite, or a zero round time (:func:`check_positive_round_time`).
+        theta negative or not finite. (Every round takes at least v0 + v1 K + overhead >=
+        1e-12 s: :data:`numerics.validation.MIN_ROUND_TIME`, checked by the Scenario.)
     """
     scenario = as_scenario(scenario)
     theta = as_float("theta", theta)
     if not (np.isfinite(theta) and theta >= 0):
         raise ValueError(f"theta must be finite and >= 0, got {theta!r}")
-    check_positive_round_time(scenario)
     c0, c1 = affine_round_time(scenario, theta)
     Lmax = scenario.max_draft
     K = scenario.n_users
@@ -391,7 +382,8 @@ def solve_homogeneous(scenario: Scenario) -> Solution:
     Raises
     ------
     ValueError
-        A zero round time (:func:`check_positive_round_time`).
+        ``scenario`` is not a Scenario. (Its validation guarantees a round time of at least
+        1e-12 s: :data:`numerics.validation.MIN_ROUND_TIME`.)
 
     Examples
     --------
@@ -401,7 +393,6 @@ def solve_homogeneous(scenario: Scenario) -> Solution:
     [8]
     """
     scenario = as_scenario(scenario)
-    check_positive_round_time(scenario)
     K = scenario.n_users
     beta, theta = equal_finish_allocation(scenario, np.ones(K))
     L, Lc, method = best_common_length(scenario, theta)

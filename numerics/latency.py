@@ -181,8 +181,9 @@ def goodput(scenario: Scenario, L, beta, continuous: bool = False) -> float:
     Raises
     ------
     ValueError
-        For an infeasible point (see :func:`check_point`), or a round time of 0 (v0, v1,
-        the overhead and every drafting time zero: the goodput would be infinite).
+        For an infeasible point (see :func:`check_point`). (The goodput is always finite: a
+        Scenario guarantees every round at least v0 + v1 K + overhead >= 1e-12 s,
+        :data:`numerics.validation.MIN_ROUND_TIME`.)
 
     Examples
     --------
@@ -192,7 +193,5 @@ def goodput(scenario: Scenario, L, beta, continuous: bool = False) -> float:
     12.5
     """
     L, beta = check_point(scenario, L, beta, continuous)
-    T = _round_time(scenario, L, beta)
-    if T <= 0:
-        raise ValueError(f"round time is {T!r}: v0, v1, overhead and the drafting times are all zero")
+    T = _round_time(scenario, L, beta)  # >= v0 + v1 K + overhead >= 1e-12 s (numerics.validation.MIN_ROUND_TIME)
     return float(np.sum(_tokens_per_round(scenario, L)) / T)

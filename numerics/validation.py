@@ -44,6 +44,12 @@ functions should too (one mechanism, one wording).
   :func:`numerics.sample_accepted` (an int64 array of 800 MB).
 - :data:`MAX_FILE_BYTES` = 128 MiB: a scenario file (a 10^7-entry profile in TOML is about
   60 MB; a larger file is not a scenario, e.g. ``/dev/zero``).
+- :data:`MIN_ROUND_TIME` = 1e-12 s: the time of a round in which the verifier only checks one
+  token per user, v0 + v1 K + overhead (the autoregressive round, and a lower bound on every
+  round: a batch holds at least K tokens), must be at least a picosecond. A faster verifier
+  is not physical, and at v0 = v1 = overhead = 0 (or 5e-324) the autoregressive goodput
+  K / (v0 + v1 K + overhead) is infinite; from 1e-12 s up every goodput is finite
+  (at most K (max_draft + 1) / 1e-12 < 1e25 tokens/s).
 - Scale of the channel: the full-band rate of every user, B eta_k (linear) or
   B log2(1 + rho_k) (Shannon), must be a finite normal double (2.2e-308 to 1.8e308 bit/s),
   and the full-band upload time of a token, s_k / r_k(1), must be finite and a normal
@@ -84,6 +90,7 @@ __all__ = [
     "MAX_SAMPLES",
     "MAX_SIMULATION_DRAWS",
     "MAX_USERS",
+    "MIN_ROUND_TIME",
     "RATE_MODELS",
     "as_band_shares",
     "as_bool",
@@ -118,6 +125,8 @@ MAX_SIMULATION_DRAWS = 10_000_000_000
 MAX_SAMPLES = 100_000_000
 #: largest scenario file, in bytes
 MAX_FILE_BYTES = 128 * 1024 * 1024
+#: shortest round allowed: v0 + v1 K + overhead >= MIN_ROUND_TIME seconds (module docstring, Limits)
+MIN_ROUND_TIME = 1e-12
 
 RATE_MODELS = ("linear", "shannon")
 BATCHING_MODES = ("ragged", "padded")
@@ -530,8 +539,18 @@ def scenario_fields(f: Mapping[str, Any]) -> dict[str, Any]:
         out[name] = arr
     for name in PER_USER:
         out.setdefault(name, None)
+    _check_round_time(out, K)
     _check_channel_scale(out)
     return out
+
+
+def _check_round_time(out: Mapping[str, Any], K: int) -> None:
+    """v0 + v1 K + overhead >= MIN_ROUND_TIME (module docstring, Limits)."""
+    v0, v1, overhead = out["v0"], out["v1"], out["overhead"]
+    if not v0 + v1 * K + overhead >= MIN_ROUND_TIME:
+        raise ValueError(f"v0 + v1 K + overhead (the verification and overhead time of a round, K = {K} users) "
+                         f"must be >= {MIN_ROUND_TIME:g} s (limit numerics.validation.MIN_ROUND_TIME), got "
+                         f"v0 = {v0!r}, v1 = {v1!r}, overhead = {overhead!r}")
 
 
 def _finite_scalar(name: str, value: Any, positive: bool) -> float:

@@ -75,11 +75,13 @@ def test_band_slack_is_accepted():
     round_time(s, [1, 1], [0.5, 0.5 + 1e-13])  # sum = 1 + 1e-13 <= 1 + 1e-12
 
 
-def test_zero_round_time_goodput():
-    s = Scenario(alpha=0.5, t_draft=0.0, bits_per_token=0.0, bandwidth_hz=1.0, spectral_efficiency=1.0, v0=0.0)
-    assert round_time(s, 1, 0.0) == 0.0
-    with pytest.raises(ValueError, match=r"round time is 0.0: v0, v1, overhead and the drafting times are all zero"):
-        goodput(s, 1, 0.0)
+def test_shortest_round_goodput():
+    """At the shortest round allowed (v0 = 1e-12 s: numerics.validation.MIN_ROUND_TIME; a zero round
+    time is refused when the scenario is built) the goodput is finite: A(0.5, 1) / 1e-12 = 1.5e12
+    (docs/model.md section 2, by hand)."""
+    s = Scenario(alpha=0.5, t_draft=0.0, bits_per_token=0.0, bandwidth_hz=1.0, spectral_efficiency=1.0, v0=1e-12)
+    assert round_time(s, 1, 0.0) == 1e-12
+    assert goodput(s, 1, 0.0) == pytest.approx(1.5e12, rel=1e-15)
 
 
 # ---------------------------------------------------------------- infeasible points

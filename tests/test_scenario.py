@@ -33,7 +33,7 @@ def test_broadcasting_and_types():
 
 def test_all_scalars_is_one_user():
     s = Scenario(alpha=0.5, t_draft=0.0, bits_per_token=0.0, bandwidth_hz=1.0, snr=10.0,
-                 rate_model="shannon", v0=0.0)
+                 rate_model="shannon", v0=0.1)
     assert s.n_users == 1 and s.channel.tolist() == [10.0]
 
 
