@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .lambertw import lambertw
-from .validation import RATE_MODELS, as_float_array, fmt
+from .validation import BAND_SLACK, RATE_MODELS, as_float_array, fmt
 
 __all__ = ["rate", "rate_inverse", "rate_derivative"]
 
@@ -38,6 +38,25 @@ def _check_model(rate_model: str) -> None:
 
 def _first(x: np.ndarray, bad: np.ndarray) -> float:
     return float(x[bad].flat[0]) if x.ndim else float(x)
+
+
+def _check_share(beta) -> np.ndarray:
+    """beta as a float64 array; ValueError unless every entry is a band share in [0, 1] (1 + 1e-12 for round-off)."""
+    beta = as_float_array("beta", beta, None)
+    bad = ~((beta >= 0) & (beta <= 1.0 + BAND_SLACK))
+    if bad.any():
+        raise ValueError(f"beta must lie in [0, 1] (a share of the band), got {_first(beta, bad)!r}")
+    return beta
+
+
+def _finite_rate(what: str, value: np.ndarray, bandwidth_hz: np.ndarray, ch: np.ndarray) -> np.ndarray:
+    """``value`` unless an entry overflowed: ValueError naming bandwidth_hz and the channel (B eta or B rho too large)."""
+    bad = ~np.isfinite(value)
+    if bad.any():
+        b, c = np.broadcast_arrays(bandwidth_hz, ch, value)[:2]
+        raise ValueError(f"{what} overflows (above {np.finfo(np.float64).max:.3g}): bandwidth_hz = {_first(b, bad)!r} "
+                         f"with channel (eta or rho) = {_first(c, bad)!r} is too large")
+    return value
 
 
 def _check_link(bandwidth_hz, channel) -> tuple[np.ndarray, np.ndarray]:
@@ -66,6 +85,13 @@ def rate(rate_model: str, beta, bandwidth_hz, channel):
     channel : array_like
         eta (linear, bit/s/Hz) or rho (Shannon, full-band SNR, linear scale), > 0.
 
+    Raises
+    ------
+    ValueError
+        Unknown rate model; beta outside [0, 1] (1 + 1e-12 allowed for round-off) or not a
+        number; B or the channel not finite and > 0; a rate that overflows the largest
+        double (B eta or B log2(1 + rho) above 1.8e308 bit/s).
+
     Examples
     --------
     >>> float(rate('linear', 0.5, 1e6, 2.0))
@@ -74,17 +100,15 @@ def rate(rate_model: str, beta, bandwidth_hz, channel):
     1.0
     """
     _check_model(rate_model)
-    beta = as_float_array("beta", beta, None)
+    beta = _check_share(beta)
     bandwidth_hz, ch = _check_link(bandwidth_hz, channel)
-    bad = ~((beta >= 0) & np.isfinite(beta))
-    if bad.any():
-        raise ValueError(f"beta must be finite and >= 0, got {_first(beta, bad)!r}")
-    if rate_model == "linear":
-        return (beta * bandwidth_hz * ch)[()]
-    pos = beta > 0
-    b = np.where(pos, beta, 1.0)
-    val = b * bandwidth_hz * _log1p_ratio(ch, b) / _LN2
-    return np.where(pos, val, 0.0)[()]
+    with np.errstate(over="ignore"):
+        if rate_model == "linear":
+            return _finite_rate("the rate beta B eta", beta * bandwidth_hz * ch, bandwidth_hz, ch)[()]
+        pos = beta > 0
+        b = np.where(pos, beta, 1.0)
+        val = b * bandwidth_hz * _log1p_ratio(ch, b) / _LN2
+    return _finite_rate("the rate beta B log2(1 + rho/beta)", np.where(pos, val, 0.0), bandwidth_hz, ch)[()]
 
 
 def _log1p_ratio(ch: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -98,20 +122,22 @@ def rate_derivative(rate_model: str, beta, bandwidth_hz, channel):
     """dr/dbeta: B eta (linear); B [log2(1 + rho/beta) - rho / ((beta + rho) ln 2)] (Shannon).
 
     Symbolic source: :func:`theory.channel.rate_derivative`. The Shannon slope is +inf at
-    beta = 0. Raises ``ValueError`` for beta negative or not finite, B or the channel <= 0.
+    beta = 0; with p = rho / beta it is B (log1p(p) - p / (1 + p)) / ln 2, evaluated without
+    cancellation for small p (p^2 / 2 - 2 p^3 / 3 + ...: a power-limited user, rho << beta)
+    and without overflow of p. Raises ``ValueError`` for beta outside [0, 1], B or the
+    channel <= 0, or a slope that overflows (B eta above 1.8e308).
     """
     _check_model(rate_model)
-    beta = as_float_array("beta", beta, None)
+    beta = _check_share(beta)
     bandwidth_hz, ch = _check_link(bandwidth_hz, channel)
-    bad = ~((beta >= 0) & np.isfinite(beta))
-    if bad.any():
-        raise ValueError(f"beta must be finite and >= 0, got {_first(beta, bad)!r}")
-    if rate_model == "linear":
-        return (bandwidth_hz * ch * np.ones_like(beta))[()]
-    pos = beta > 0
-    b = np.where(pos, beta, 1.0)
-    val = bandwidth_hz * (np.log1p(ch / b) - ch / (b + ch)) / _LN2
-    return np.where(pos, val, np.inf)[()]
+    with np.errstate(over="ignore"):
+        if rate_model == "linear":
+            return _finite_rate("the slope B eta", bandwidth_hz * ch * np.ones_like(beta), bandwidth_hz, ch)[()]
+        pos = beta > 0
+        b = np.where(pos, beta, 1.0)
+        # log1p(p) - p/(1+p) = u - (1 - e^{-u}) = e^{-u} - 1 + u with u = log1p(p) (no overflow of p, no cancellation)
+        val = bandwidth_hz * _expm1_minus_x(-_log1p_ratio(ch, b)) / _LN2
+    return np.where(pos, _finite_rate("the slope of the rate", val, bandwidth_hz, ch), np.inf)[()]
 
 
 def rate_inverse(rate_model: str, r, bandwidth_hz, channel):

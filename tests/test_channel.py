@@ -71,7 +71,7 @@ def test_tiny_share_does_not_overflow():
 
 
 def test_derivative_matches_finite_differences():
-    b = np.geomspace(1e-5, 1, 50)
+    b = np.geomspace(1e-5, 0.99, 50)  # b + h stays a share (rate refuses beta > 1)
     for model in ("linear", "shannon"):
         h = 1e-6 * b
         fd = (rate(model, b + h, B, 5.0) - rate(model, b - h, B, 5.0)) / (2 * h)
@@ -105,10 +105,37 @@ def test_unknown_model(fn):
 
 
 @pytest.mark.parametrize("fn", [rate, rate_derivative])
-@pytest.mark.parametrize("bad, shown", [(-0.1, "-0.1"), (np.nan, "nan"), (np.inf, "inf")])
-def test_bad_share(fn, bad, shown):
-    with pytest.raises(ValueError, match=rf"beta must be finite and >= 0, got {shown}"):
-        fn("shannon", [0.5, bad], B, 1.0)
+@pytest.mark.parametrize("model", ["linear", "shannon"])
+@pytest.mark.parametrize("bad, shown", [(-0.1, "-0.1"), (np.nan, "nan"), (np.inf, "inf"), (5.0, "5.0"),
+                                        (1.0 + 1e-9, "1.000000001"), (1e308, "1e\\+308")])
+def test_bad_share(fn, model, bad, shown):
+    """New-user finding 12: rate("linear", 5, 1e4, 1.0) returned 50000.0 and rate("linear", 1e308, ...)
+    inf, although a share lies in [0, 1] (docs/model.md section 1; 1 + 1e-12 is allowed for round-off)."""
+    with pytest.raises(ValueError, match=rf"beta must lie in \[0, 1\] \(a share of the band\), got {shown}"):
+        fn(model, [0.5, bad], B, 1.0)
+    fn(model, [0.5, 1.0 + 1e-13], B, 1.0)  # round-off above 1 is a share
+
+
+@pytest.mark.parametrize("fn, what", [(rate, "the rate beta B eta"), (rate_derivative, "the slope B eta")])
+def test_rate_overflow_is_refused(fn, what):
+    """A rate beyond the largest double (B eta = 1e600) is refused naming the bandwidth and the channel,
+    not returned as inf."""
+    with pytest.raises(ValueError, match=rf"{what} overflows \(above 1.8e\+308\): bandwidth_hz = 1e\+300 with "
+                                         r"channel \(eta or rho\) = 1e\+300 is too large"):
+        fn("linear", 1.0, 1e300, 1e300)
+
+
+@pytest.mark.parametrize("b, rho", [(1.0, 1e-20), (0.5, 1e-10), (1.0, 1e-300), (1e-3, 1.0), (1e-300, 1e300),
+                                    (1e-200, 1e100)])
+def test_shannon_derivative_power_limited_and_huge_snr(b, rho):
+    """r'(beta) = B (log1p(p) - p/(1+p)) / ln 2, p = rho/beta: for p << 1 (a power-limited user) the two
+    terms cancelled (r' was 0 or wrong in the leading digit at p < 1e-8), and p overflowed for
+    rho/beta > 1.8e308. Reference: mpmath at 80 digits (p^2/2 underflows at p = 1e-300: then 0)."""
+    got = rate_derivative("shannon", b, 1e4, rho)
+    with mp.workdps(80):
+        p = mp.mpf(rho) / mp.mpf(b)
+        ref = float(mp.mpf(1e4) * (mp.log1p(p) - p / (1 + p)) / mp.log(2))
+    assert got == pytest.approx(ref, rel=4e-16, abs=0.0) if ref > 1e-300 else got == ref
 
 
 @pytest.mark.parametrize("bad, shown", [(-1.0, "-1.0"), (np.nan, "nan"), (np.inf, "inf")])
