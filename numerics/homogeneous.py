@@ -31,7 +31,7 @@ import math
 import numpy as np
 
 from .allocation import equal_finish_allocation
-from .channel import rate, rate_derivative
+from .channel import _rate_elasticity, rate
 from .lambertw import lambertw
 from .latency import round_time, tokens_per_round
 from .scenario import Scenario
@@ -332,7 +332,9 @@ def band_multiplier(scenario: Scenario, beta: np.ndarray, theta: float) -> tuple
     Evaluated as 1/g_k = (r_k / s_k)(r_k / r_k') with the power of two of r_k / s_k kept apart
     (``np.frexp``) and a common one factored out of the sum (exact scalings, ``np.ldexp``):
     r_k^2 overflows for rates above 1.3e154 bit/s (bandwidth_hz = 1e300), which made 1/g
-    infinite and mu = 0/0.
+    infinite and mu = 0/0. r_k / r_k' = beta_k e_k with e_k the elasticity of the rate
+    (:func:`numerics.channel._rate_elasticity`): r_k' underflows to 0 for a power-limited Shannon
+    user (rho_k / beta_k below 1e-154), whose 1/g_k is then huge but finite.
     """
     s, t = scenario.bits_per_token, scenario.t_draft
     K = scenario.n_users
@@ -348,11 +350,12 @@ def band_multiplier(scenario: Scenario, beta: np.ndarray, theta: float) -> tuple
     if t_free > h_up:
         mu[int(np.argmax(np.where(up, -np.inf, t)))] = 1.0
         return 0.0, mu
-    rp = rate_derivative(scenario.rate_model, b, scenario.bandwidth_hz, scenario.channel[up])
+    # r / r' = beta e (e = r / (beta r') the elasticity: no r', which underflows for a power-limited user)
+    r_over_rp = b * _rate_elasticity(scenario.rate_model, b, scenario.bandwidth_hz, scenario.channel[up])
     m_r, e_r = np.frexp(r)
     m_s, e_s = np.frexp(s[up])
     expo = e_r - e_s  # 1/g_k = y_k 2^expo_k, g_k = s_k r_k' / r_k^2
-    y = (m_r / m_s) * (r / rp)
+    y = (m_r / m_s) * r_over_rp
     top = int(np.max(expo))
     w = np.ldexp(y, expo - top)  # 1/g_k / 2^top, exact scaling
     total = float(np.sum(w))
