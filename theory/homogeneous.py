@@ -333,17 +333,21 @@ def rate_increasing(model: str) -> dict:
 
 
 def latency_convexity(model: str) -> dict:
-    """h(beta) = t + s / r(beta) is convex: h'' = s (2 r'^2 - r r'') / r^3 > 0.
+    """h(beta) = t + s / r(beta) is convex: h'' = s (2 r'^2 - r r'') / r^3 > 0 (s > 0).
 
-    Returns h'' and its sign, decided with r' and -r'' replaced by positive symbols (signs
-    from :func:`rate_increasing`); for the linear rate SymPy decides h'' directly.
+    Returns h'' and its sign, decided with r, r', r'' replaced by symbols carrying
+    :data:`theory.latency.RATE_ASSUMPTIONS` (r > 0, r' > 0, r'' <= 0: both rate models, the
+    linear one with r'' = 0); for the concrete model SymPy decides h'' directly.
     """
+    from . import latency as _latency
+
     h = per_token_latency(model)
     d2 = sp.simplify(sp.diff(h, beta, 2))
-    R, Rp, Rpp = sp.symbols("R R_p R_pp", positive=True)  # r, r', -r''
-    generic = sp.simplify(sp.diff(_s_pos / sp.Function("r")(beta), beta, 2))
+    sym = _latency.rate_symbols()
     rf = sp.Function("r")(beta)
-    generic_sub = generic.subs(sp.Derivative(rf, (beta, 2)), -Rpp).subs(sp.Derivative(rf, beta), Rp).subs(rf, R)
+    generic = sp.simplify(sp.diff(_s_pos / rf, beta, 2))
+    generic_sub = (generic.subs(sp.Derivative(rf, (beta, 2)), sym["d2R"]).subs(sp.Derivative(rf, beta), sym["dR"])
+                   .subs(rf, sym["R"]))
     return {"h2": d2, "generic": generic, "generic_positive": sp.simplify(generic_sub).is_positive,
             "positive": d2.is_positive}
 
