@@ -158,6 +158,8 @@ def d3_closed_form_check(n: int = 4) -> str:
             a_, t_, s_, e_, tau_, lam_, B_ = pt["a"], pt["t"], pt["s"], pt["eta"], pt["tau"], pt["lam"], mp.mpf(10) ** 5
             vals = (a_, t_, s_, e_, B_, tau_, lam_)
             v_ = f_v(*vals)
+            assert mp.im(v_) == 0, f"D3: v = {v_} is not real (wrong branch of W?)"
+            v_ = mp.re(v_)
             b_ = f_beta(v_, t_, s_, e_, B_)
             if not b_ > 0:
                 continue  # lambda too high for this user: it gets no band (the closed form's max(0, .))
@@ -272,7 +274,7 @@ def _sym_d5() -> str:
     f_R = _mp.fn(tb["ratio"], (p_, d_, m_, v1, TH.c, tau, tb["n"]))
     taus = [mp.mpf(0)] + [mp.mpf(10) ** (k / 4) for k in range(-24, 33)]
     with mp.workdps(_mp.DPS):
-        for case in ((3, 10, 0, 0, "0.05", 40), (3, 1, 0, 0, "0.05", 40), (1, 2, "0.5", "1e-3", "0.1", 80),
+        for case in ((3, 10, 0, 0, "0.05", 40), (1, 50, 0, 0, "0.1", 10), (3, 1, 0, 0, "0.05", 40), (1, 2, "0.5", "1e-3", "0.1", 80),
                      (5, -1, "0.2", "2e-3", "0.2", 100), ("0.5", 30, 3, "1e-4", "0.02", 500)):
             p, d, m, w, c, nmax = (mp.mpf(x) for x in case)
             sup = f_sup(p, d, m, w, c, nmax)

@@ -661,3 +661,11 @@ def test_fading_goodput_against_quadrature(model, batching):
     assert res.contains(G_ref), (res.goodput, G_ref, res.half_width)
     # the interval is narrow enough to see a 1% error in the law
     assert res.half_width < 0.01 * G_ref
+
+
+def test_multispin_check_ties(capsys):
+    from numerics.cli import main
+
+    assert main(["check", "--ties"]) == 0
+    out = capsys.readouterr().out
+    assert "theory.heterogeneous.kkt_closed_form[beta]" in out and "with a reason instead" in out
