@@ -481,3 +481,24 @@ def corner_supremum(p: float, d: float, m: float, w: float, c: float, n_max: flo
     """The certificate's bound sup over tau >= 0, 0 <= n <= n_max of (p + d tau + m n)/(c + tau + w n), one tangent."""
     fn = resolve(numeric_path("theory.heterogeneous.tangent_bound[supremum]"))
     return float(fn([(p, d)], m, w, c, n_max)[0])
+
+
+def multiplier_search_evaluations(scenario, tau: float) -> tuple[int, float]:
+    """(best responses evaluated, lambda found) by the D3 multiplier search sum_k beta_k(lambda) = 1 at deadline tau.
+
+    The search (``solve_inner``) is a safeguarded Newton method on ln(lambda) whose slope is
+    d beta/d lambda (:func:`theory.heterogeneous.kkt_share_slope`): a wrong slope still
+    converges through the bisection safeguard, but slowly, which only a count can see.
+    """
+    solve_inner = resolve("numerics.heterogeneous_kkt:solve_inner")
+    _, inner = _users_and_inner(scenario, tau)
+    count = [0]
+    respond = inner.best_response
+
+    def counted(lam):
+        count[0] += 1
+        return respond(lam)
+
+    inner.best_response = counted
+    sol = solve_inner(inner)
+    return count[0], float(sol.lam)
