@@ -26,6 +26,8 @@ import json
 import sys
 from typing import Any, Sequence
 
+from . import __version__
+
 __all__ = ["main", "solve_report"]
 
 REGIMES = ("homogeneous", "heterogeneous")
@@ -160,6 +162,7 @@ def _cmd_presets(a: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="multispin", description="Multi-SPIN toolkit: figures, checks, solver, simulator.")
+    p.add_argument("--version", action="version", version=f"multispin {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     f = sub.add_parser("figures", help="render figures (PNG, PDF and CSV)")
