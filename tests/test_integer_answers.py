@@ -106,3 +106,10 @@ def test_multiplier_search_converges_in_few_steps(model):
             assert lam > 0
             counts.append(n)
     assert max(counts) <= 25, counts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [s for s in range(40) if s not in SEEDS])
+def test_integer_answer_is_locally_optimal_sweep(seed):
+    """Slow: the local-optimality test over seeds 0..39."""
+    test_integer_answer_is_locally_optimal(seed)

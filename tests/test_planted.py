@@ -72,3 +72,13 @@ def test_planting_clears_the_caches_of_the_callers():
     with planted(f, graph):
         assert ttok.marginal_tokens() != good  # re-derived from the faulty A, not served from the cache
     assert ttok.marginal_tokens() == good
+
+
+@pytest.mark.slow
+def test_full_matrix_every_claim_for_every_fault():
+    """Slow: the symbolic check of every claim under every fault (``--planted --every-claim``)."""
+    res = run_planted(FAULTS, every_claim=True)
+    assert all(r.caught_by for r in res), report_text(res)
+    # the fault's own claims are among those that catch it
+    for r in res:
+        assert set(r.fault.claims) & set(r.caught_by), (r.fault.id, r.caught_by)
