@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import shlex
 import shutil
 import subprocess
 import sys
@@ -86,6 +87,10 @@ def _run_session(src: Path, module: str, tests: str, tag: str, sample: int, seed
     env = dict(os.environ, PYTHONPATH=str(src), JAX_PLATFORMS="cpu",
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     cr = str(Path(sys.executable).with_name("cosmic-ray"))
+    # the unmutated module must pass its tests in the copy, or every mutant would count as killed
+    base = subprocess.run(shlex.split(_command(tests)), cwd=src, env=env, capture_output=True, text=True)
+    if base.returncode != 0:
+        raise RuntimeError(f"{module} ({tag}): the tests fail without a mutant:\n{base.stdout[-2000:]}")
     subprocess.run([cr, "init", str(cfg), str(db)], cwd=src, env=env, check=True)
     with use_db(str(db), WorkDB.Mode.open) as wdb:
         items = sorted(wdb.work_items, key=lambda w: w.job_id)
