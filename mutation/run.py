@@ -134,7 +134,8 @@ def main(argv=None) -> int:
     src = OUT / "src"
     _copy_tree(src)
     lines = ["# Mutation testing (cosmic-ray)", "",
-             f"Sample: {a.sample or 'all'} mutants per module (seed {a.seed}); score = killed / (killed + survived).", ""]
+             f"Sample: {a.sample or 'all'} mutants per module (seed {a.seed}); "
+             "score = killed / (killed + survived).", ""]
     for module in a.modules:
         before, new = CORE[module]
         res_b = _run_session(src, module, before, "before", a.sample, a.seed, a.timeout)

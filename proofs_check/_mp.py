@@ -8,7 +8,7 @@ numerical derivative (``mpmath.diff``), a defining equation, a typed formula.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import mpmath as mp
 import numpy as np

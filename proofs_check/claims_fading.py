@@ -42,12 +42,12 @@ def _sym_fading() -> str:
         pmf_N = [alpha**n * (1 - alpha) for n in range(Ln)] + [alpha**Ln]
         for jj in range(1, Ln + 1):
             assert sp.simplify(tf.accepted_tail().subs({tf.j: jj, L_int: Ln}) - sum(pmf_N[jj:])) == 0, (Ln, jj)
-        tails = [sp.Integer(1)] + pm[:Ln] + [sp.Integer(0)]
+        tails = [sp.Integer(1), *pm[:Ln], sp.Integer(0)]
         pmf_m = [tails[i] - tails[i + 1] for i in range(Ln + 1)]
         direct = sum(pn * pmf_m[mm] * (min(nn, mm) + 1) for nn, pn in enumerate(pmf_N) for mm in range(Ln + 1))
         law = tf.expected_tokens_faded("shannon").subs(L_int, Ln).doit()
         ex = [sp.exp(-tf.gain_threshold("shannon").subs({tf.j: jj, L_int: Ln})) for jj in range(1, Ln + 1)]
-        law = law.subs({e: p for e, p in zip(ex, pm)})
+        law = law.subs({e: p for e, p in zip(ex, pm[:Ln], strict=True)})
         assert sp.expand(law - direct) == 0, (Ln, sp.expand(law - direct))
     return ("g_j solves r(g) = j s/(D - L t); P(m >= j) = int_{g_j}^inf e^{-y} dy; P(N >= j) = alpha^j from the pmf; "
             "E[min(N, m)] + 1 = 1 + sum_j P(N >= j) P(m >= j) exactly for L = 1..4 (both rate models)")
@@ -75,4 +75,4 @@ def _num_fading() -> str:
                 err = abs(res.tokens_per_user[k] - ref) / se
                 assert err <= 5, (model, k, res.tokens_per_user[k], ref)
                 worst = max(worst, err)
-    return f"Monte Carlo tokens per user within {worst:.1f} (<= 5) standard-error bounds of the law (2 models x 3 users)"
+    return f"Monte Carlo tokens per user within {worst:.1f} (<= 5) standard-error bounds of the law (2 models, 3 users)"

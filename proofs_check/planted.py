@@ -21,14 +21,15 @@ import functools
 import importlib
 import inspect
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import sympy as sp
 
 from .registry import _run, load_all
 from .ties import THEORY_MODULES
 
-__all__ = ["Fault", "FAULTS", "PlantedResult", "planted", "run_planted", "report_text", "call_graph", "callers"]
+__all__ = ["FAULTS", "Fault", "PlantedResult", "call_graph", "callers", "planted", "report_text", "run_planted"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,11 +23,25 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["Tie", "TIES", "THEORY_MODULES", "SAMPLE_ARGS", "theory_entries", "resolve", "numeric_path",
-           "table_text", "inner_response", "capacity_terms", "rate_terms", "deadline_slope", "corner_supremum",
-           "envelope_slope"]
+__all__ = [
+    "SAMPLE_ARGS",
+    "THEORY_MODULES",
+    "TIES",
+    "Tie",
+    "capacity_terms",
+    "corner_supremum",
+    "deadline_slope",
+    "envelope_slope",
+    "inner_response",
+    "numeric_path",
+    "rate_terms",
+    "resolve",
+    "table_text",
+    "theory_entries",
+]
 
 #: every module of ``theory`` whose public functions the table must cover
 THEORY_MODULES = ("theory.symbols", "theory.tokens", "theory.channel", "theory.latency", "theory.homogeneous",
@@ -90,13 +104,15 @@ TIES: tuple[Tie, ...] = (
     # ------------------------------------------------------------------ tokens (MODEL.md sec. 2)
     _t("theory.tokens.accepted_pmf", "numerics.tokens:accepted_pmf", _CORE + "test_pmf_expression"),
     _r("theory.tokens.pmf_total", _RESID + "tokens-pmf"),
-    _t("theory.tokens.expected_accepted", "numerics.tokens:expected_accepted", _CORE + "test_token_expressions_on_grid"),
+    _t("theory.tokens.expected_accepted", "numerics.tokens:expected_accepted",
+       _CORE + "test_token_expressions_on_grid"),
     _t("theory.tokens.expected_accepted_at_one", "numerics.tokens:expected_accepted",
        _CORE + "test_token_limits_at_the_edges"),
     _t("theory.tokens.expected_tokens", "numerics.tokens:expected_tokens", _CORE + "test_token_expressions_on_grid"),
     _r("theory.tokens.accepted_second_moment", "an intermediate of accepted_variance (the numerics use a centred "
        "sum, tied to accepted_variance)"),
-    _t("theory.tokens.accepted_variance", "numerics.tokens:accepted_variance", _CORE + "test_variance_expression_on_grid"),
+    _t("theory.tokens.accepted_variance", "numerics.tokens:accepted_variance",
+       _CORE + "test_variance_expression_on_grid"),
     _t("theory.tokens.tokens_limit", "numerics.tokens:expected_tokens", _CORE + "test_token_limits_at_the_edges"),
     _t("theory.tokens.marginal_tokens", "numerics.tokens:marginal_tokens", _CORE + "test_token_expressions_on_grid"),
     _t("theory.tokens.tokens_curvature_in_L", "numerics.homogeneous:_Tokens.dN",
@@ -125,10 +141,12 @@ TIES: tuple[Tie, ...] = (
     _t("theory.channel.shannon_rate_supremum", "numerics.channel:rate_inverse", _TIES + "test_shannon_reach_limit"),
     _r("theory.channel.shannon_share_for_rate_principal", "the spurious principal-branch root (beta = inf): "
        "checked by claim rate-shannon-inverse"),
-    _t("theory.channel.shannon_share_for_rate", "numerics.channel:rate_inverse", _CORE + "test_shannon_inverse_expression"),
+    _t("theory.channel.shannon_share_for_rate", "numerics.channel:rate_inverse",
+       _CORE + "test_shannon_inverse_expression"),
     _t("theory.channel.shannon_share_normalised", "numerics.channel:rate_inverse",
        _TIES + "test_shannon_inverse_dense_grid_near_c_one"),
-    _t("theory.channel.linear_share_for_rate", "numerics.channel:rate_inverse", _CORE + "test_linear_inverse_expression"),
+    _t("theory.channel.linear_share_for_rate", "numerics.channel:rate_inverse",
+       _CORE + "test_linear_inverse_expression"),
     # ------------------------------------------------------------------ latency
     _t("theory.latency.per_token_latency", "numerics.latency:per_token_latency",
        _CORE + "test_per_token_latency_expression"),
@@ -170,7 +188,8 @@ TIES: tuple[Tie, ...] = (
     _r("theory.homogeneous.kkt_solution[mu_sum]", _RESID + "H2 (= 1)"),
     _r("theory.homogeneous.kkt_solution[equal_finish]", "the equations complementary slackness forces; the numerics "
        "solve them (numerics.allocation, tied through share_for_theta)"),
-    _r("theory.homogeneous.kkt_solution[full_band]", "the band equation complementary slackness forces (as equal_finish)"),
+    _r("theory.homogeneous.kkt_solution[full_band]",
+       "the band equation complementary slackness forces (as equal_finish)"),
     _r("theory.homogeneous.kkt_solution[problem]", _SYM),
     _r("theory.homogeneous.latency_convexity[*]", _SIGN + "H2"),
     _r("theory.homogeneous.rate_increasing[*]", "r, r', r'' of theory.channel (tied there) and sign decisions: "
@@ -341,7 +360,8 @@ TIES: tuple[Tie, ...] = (
     _t("theory.fading.accepted_tail", "numerics.simulate:sample_prefix", _TIES + "test_fading_prefix_law"),
     _t("theory.fading.prefix_tail", "numerics.simulate:simulate", _TIES + "test_fading_prefix_law"),
     _t("theory.fading.expected_tokens_faded", "numerics.simulate:simulate", _TIES + "test_fading_prefix_law"),
-    _t("theory.fading.expected_delivered", "numerics.simulate:simulate", _TIES + "test_fading_goodput_against_quadrature"),
+    _t("theory.fading.expected_delivered", "numerics.simulate:simulate",
+       _TIES + "test_fading_goodput_against_quadrature"),
     _t("theory.fading.finish_time_cdf", "numerics.simulate:simulate", _TIES + "test_fading_goodput_against_quadrature"),
 )
 

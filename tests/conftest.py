@@ -24,7 +24,8 @@ PROFILE_ENV = "MULTISPIN_HYPOTHESIS_PROFILE"
 PROFILES = {"ci": dict(derandomize=True, max_examples=60), "explore": dict(derandomize=False, max_examples=600)}
 
 for _name, _kw in PROFILES.items():
-    settings.register_profile(_name, deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True, **_kw)
+    settings.register_profile(_name, deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True,
+                              **_kw)
 
 _profile = os.environ.get(PROFILE_ENV, "ci")
 if _profile not in PROFILES:

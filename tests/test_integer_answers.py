@@ -26,7 +26,8 @@ def _scenario(seed: int) -> Scenario:
     K = int(rng.integers(6, 10))
     model = ("linear", "shannon")[seed % 2]
     kw = dict(alpha=rng.uniform(0.3, 0.95, K), t_draft=rng.uniform(5e-4, 6e-3, K) * (rng.random(K) > 0.15),
-              bits_per_token=rng.uniform(50, 1500, K) * (rng.random(K) > 0.15), bandwidth_hz=float(rng.choice([2e5, 1e6])),
+              bits_per_token=rng.uniform(50, 1500, K) * (rng.random(K) > 0.15),
+              bandwidth_hz=float(rng.choice([2e5, 1e6])),
               v0=float(rng.uniform(0.01, 0.05)), v1=float(rng.choice([0.0, 2e-4])), overhead=0.002,
               batching=("ragged", "padded")[(seed // 2) % 2], max_draft=int(rng.integers(6, 14)), rate_model=model)
     kw["spectral_efficiency" if model == "linear" else "snr"] = rng.uniform(0.5, 20.0, K)
@@ -98,7 +99,8 @@ def test_multiplier_search_converges_in_few_steps(model):
         rng = np.random.default_rng(seed)
         K = 8
         kw = dict(alpha=rng.uniform(0.3, 0.95, K), t_draft=rng.uniform(5e-4, 6e-3, K),
-                  bits_per_token=rng.uniform(50, 1500, K), bandwidth_hz=3e5, v0=0.02, max_draft=10_000, rate_model=model)
+                  bits_per_token=rng.uniform(50, 1500, K), bandwidth_hz=3e5, v0=0.02, max_draft=10_000,
+                  rate_model=model)
         kw["spectral_efficiency" if model == "linear" else "snr"] = rng.uniform(0.5, 20.0, K)
         sc = Scenario(**kw)
         for tau in (0.005, 0.05):

@@ -67,7 +67,7 @@ def test_heterogeneous_numbers():
                 Ls = (L1, L2)
                 up = [k for k in range(2) if Ls[k] > 0]
                 if up:
-                    def excess(T):
+                    def excess(T, Ls=Ls, up=up):
                         return sum(Ls[k] * 100 / (mp.mpf(10_000) * float(ETA[k]) * (T - Ls[k] * mp.mpf("0.01")))
                                    for k in up) - 1
                     lo = max(Ls[k] * mp.mpf("0.01") for k in up)
@@ -76,7 +76,7 @@ def test_heterogeneous_numbers():
                             for k in range(2)]
                 else:
                     T, beta = mp.mpf(0), [0, 0]
-                G = sum(mp.mpf(float(_A(a, L))) for a, L in zip(ALPHA, Ls)) / (T + mp.mpf("0.2"))
+                G = sum(mp.mpf(float(_A(a, L))) for a, L in zip(ALPHA, Ls, strict=True)) / (T + mp.mpf("0.2"))
                 if best is None or G > best[0]:
                     best = (G, Ls, beta)
     G, Ls, beta = best

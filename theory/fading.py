@@ -35,20 +35,20 @@ quadrature over g ~ Exp(1) and against the simulator's per-user token means).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
 from .symbols import B, L_int, alpha, beta, eta, n, rho, s, t
 
 __all__ = [
-    "faded_rate",
-    "gain_threshold",
     "accepted_tail",
-    "prefix_tail",
-    "expected_tokens_faded",
     "expected_delivered",
+    "expected_tokens_faded",
+    "faded_rate",
     "finish_time_cdf",
+    "gain_threshold",
+    "prefix_tail",
 ]
 
 #: channel power gain (Exp(1) under Rayleigh fading), upload deadline, token index, a time
@@ -82,7 +82,7 @@ def faded_rate(model: str) -> sp.Expr:
     return beta * B * sp.log(1 + (2**eta - 1) * g) / sp.log(2)
 
 
-@lru_cache(maxsize=None)
+@cache
 def gain_threshold(model: str) -> sp.Expr:
     """g_j: the gain at which r(g) = j s / (D - L t), solved by ``sympy.solve`` (one root: r increases in g).
 
@@ -101,7 +101,7 @@ def gain_threshold(model: str) -> sp.Expr:
     return sols[0].subs(_req, j * _s / (D - Lp * _t)).subs({Lp: L_int, _t: t, _s: s})
 
 
-@lru_cache(maxsize=None)
+@cache
 def accepted_tail() -> sp.Expr:
     """P(N >= j) of the truncated geometric law, summed from the pmf: alpha^j (1 <= j <= L).
 
