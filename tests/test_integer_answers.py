@@ -39,9 +39,10 @@ def _G(sc: Scenario, L: np.ndarray) -> float:
     return goodput(sc, L, beta)
 
 
-#: seeds 9, 13, 27, 35, 39: scenarios where a local search without its -1 moves, or without the +1 move up to
-#: the cap, ends elsewhere (goodput lower by 4e-6 to 2e-2; found by running those variants over seeds 0..39)
-SEEDS = [0, 1, 2, 3, 4, 6, 9, 13, 27, 35, 39]
+#: seeds 9, 13, 18, 27, 35, 39: scenarios where a local search without its -1 moves, without its pair moves (18),
+#: or without the +1 move up to the cap ends elsewhere (goodput lower by 4e-6 to 2e-2; found by running those
+#: variants over seeds 0..39, 0..59 for the pair moves)
+SEEDS = [0, 1, 2, 3, 4, 6, 9, 13, 18, 27, 35, 39]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
