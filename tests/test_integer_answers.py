@@ -151,3 +151,17 @@ def test_large_system_answer_is_locally_optimal_linear():
 def test_large_system_answer_is_locally_optimal_shannon():
     sc = _large(1, "shannon")
     assert _single_move_gain(sc, solve_heterogeneous(sc)) <= 1e-12
+
+
+def test_padded_single_user_regression():
+    """Found by test_regimes_nest at 60 examples (it ran 15 before issue 11): the padded search's inner problem at a
+    deadline of ~2e-18 s raised 'lambda root of the inner problem not bracketed'. Reference: enumeration of
+    L in {0, 1} by hand: L = 0 gives 1 / (v0 + v1 K (0 + 1)); L = 1 uses the whole band."""
+    sc = Scenario(alpha=[0.25], t_draft=[0.0078125], bits_per_token=[10.0], bandwidth_hz=1e4, v0=0.03125,
+                  spectral_efficiency=[1.0], v1=1e-5, batching="padded", max_draft=1)
+    g0 = 1.0 / (0.03125 + 1e-5 * 1)
+    g1 = 1.25 / (1 * (0.0078125 + 10.0 / 1e4) + 0.03125 + 1e-5 * 2)
+    sol = solve_heterogeneous(sc)
+    assert sol.goodput == pytest.approx(max(g0, g1), rel=1e-13) and sol.draft_lengths.tolist() == [0]
+    assert sol.goodput <= sol.upper_bound
+    assert solve_heterogeneous(sc, integer=False).upper_bound >= sol.goodput
