@@ -7,6 +7,7 @@ Subcommands::
     multispin solve FILE [--regime R] [--json]          solve a scenario file
     multispin simulate FILE [--rounds N] [--seed S] [--regime R] [--fading] [--json]
     multispin presets                                   list the cited preset scenarios
+    multispin fit LOG [--per-user LABEL] [--out FILE]   fit acceptance from a serving log (numerics.cli_fit)
 
 A scenario file is TOML, read as UTF-8 whatever the locale: either every Scenario field at
 top level (see ``scenarios/example.toml``), or ``preset = "name"`` plus overrides of any
@@ -46,7 +47,7 @@ __all__ = ["SUBCOMMAND_MODULES", "main", "solve_report"]
 REGIMES = ("homogeneous", "heterogeneous")
 
 #: modules that add a subcommand with ``add_parser(subparsers)`` (one line each)
-SUBCOMMAND_MODULES: tuple[str, ...] = ()
+SUBCOMMAND_MODULES: tuple[str, ...] = ("numerics.cli_fit",)
 
 
 def _regimes(choice: str) -> tuple[str, ...]:
