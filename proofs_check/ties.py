@@ -43,9 +43,16 @@ __all__ = [
     "theory_entries",
 ]
 
-#: every module of ``theory`` whose public functions the table must cover
-THEORY_MODULES = ("theory.symbols", "theory.tokens", "theory.channel", "theory.latency", "theory.homogeneous",
-                  "theory.heterogeneous", "theory.fading")
+def _theory_modules() -> tuple[str, ...]:
+    import pkgutil
+
+    import theory
+
+    return tuple(f"theory.{m.name}" for m in sorted(pkgutil.iter_modules(theory.__path__), key=lambda m: m.name))
+
+
+#: every module of ``theory`` (discovered: a new module's entries need rows before the completeness test passes)
+THEORY_MODULES = _theory_modules()
 
 #: arguments with which :func:`theory_entries` calls a function that needs some (to list its dict keys)
 SAMPLE_ARGS: dict[str, tuple] = {
@@ -63,6 +70,13 @@ SAMPLE_ARGS: dict[str, tuple] = {
     "theory.homogeneous.epigraph_problem": (2, "linear"),
     "theory.homogeneous.lagrangian": (2, "linear"),
     "theory.homogeneous.kkt_system": (2, "linear"),
+    "theory.acceptance.draft_loglik": (1, 3),
+    "theory.acceptance.lr_statistic": (2,),
+    "theory.acceptance.lr_statistic_as_divergence": (2,),
+    "theory.acceptance.positional_fisher": (2,),
+    "theory.acceptance.positional_loglik": (2,),
+    "theory.acceptance.positional_mle": (2,),
+    "theory.acceptance.positional_symbols": (2,),
 }
 
 
@@ -354,6 +368,26 @@ TIES: tuple[Tie, ...] = (
     _r("theory.heterogeneous.equal_finish_shares[d2_share_dL2]", _STEP + "D7 (convexity in L)"),
     _r("theory.heterogeneous.equal_finish_shares[convex_in_L]", _SIGN + "D7"),
     _r("theory.heterogeneous.equal_finish_shares[decreasing_in_T]", _SIGN + "D7"),
+    # ------------------------------------------------------------------ acceptance from measurements (issue 13)
+    _r("theory.acceptance.draft_loglik", _STEP + "acceptance-iid-mle (the likelihood of one draft)"),
+    _r("theory.acceptance.iid_concave", _SIGN + "acceptance-iid-mle"),
+    _r("theory.acceptance.iid_loglik", _STEP + "acceptance-iid-mle"),
+    _r("theory.acceptance.iid_score", _STEP + "acceptance-iid-mle"),
+    _t("theory.acceptance.iid_mle", "numerics.acceptance:fit_acceptance",
+       "tests/test_acceptance_theory.py::test_iid_mle_and_fisher_standard_error_follow_theory"),
+    _t("theory.acceptance.iid_fisher", "numerics.acceptance:fit_acceptance",
+       "tests/test_acceptance_theory.py::test_iid_mle_and_fisher_standard_error_follow_theory"),
+    _r("theory.acceptance.positional_loglik", _STEP + "acceptance-positional-mle"),
+    _r("theory.acceptance.positional_symbols", _SYM),
+    _t("theory.acceptance.positional_mle", "numerics.acceptance:fit_acceptance",
+       "tests/test_acceptance_theory.py::test_positional_mle_fisher_and_lr_follow_theory"),
+    _t("theory.acceptance.positional_fisher", "numerics.acceptance:fit_acceptance",
+       "tests/test_acceptance_theory.py::test_positional_mle_fisher_and_lr_follow_theory"),
+    _t("theory.acceptance.lr_statistic", "numerics.acceptance:fit_acceptance",
+       "tests/test_acceptance_theory.py::test_positional_mle_fisher_and_lr_follow_theory"),
+    _r("theory.acceptance.lr_statistic_as_divergence", "the LR statistic as a KL divergence, an identity: "
+       + _STEP + "acceptance-lr-test"),
+    _r("theory.acceptance.nesting_identity", _SIGN + "acceptance-positional-mle (i.i.d. nested in positional)"),
     # ------------------------------------------------------------------ fading (the simulator)
     _t("theory.fading.faded_rate", "numerics.simulate:faded_rate", _TIES + "test_faded_rate"),
     _t("theory.fading.gain_threshold", "numerics.simulate:simulate", _TIES + "test_fading_prefix_law"),
