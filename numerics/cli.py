@@ -8,6 +8,7 @@ Subcommands::
     multispin simulate FILE [--rounds N] [--seed S] [--regime R] [--fading] [--json]
     multispin presets                                   list the cited preset scenarios
     multispin fit LOG [--per-user LABEL] [--out FILE]   fit acceptance from a serving log (numerics.cli_fit)
+    multispin sweep STUDY --out DIR [--workers N] [--scheduler ADDRESS] [--drops N]   a study on Dask
 
 A scenario file is TOML, read as UTF-8 whatever the locale: either every Scenario field at
 top level (see ``scenarios/example.toml``), or ``preset = "name"`` plus overrides of any
@@ -47,7 +48,7 @@ __all__ = ["SUBCOMMAND_MODULES", "main", "solve_report"]
 REGIMES = ("homogeneous", "heterogeneous")
 
 #: modules that add a subcommand with ``add_parser(subparsers)`` (one line each)
-SUBCOMMAND_MODULES: tuple[str, ...] = ("numerics.cli_fit",)
+SUBCOMMAND_MODULES: tuple[str, ...] = ("numerics.cli_fit", "numerics.cli_sweep")
 
 
 def _regimes(choice: str) -> tuple[str, ...]:
