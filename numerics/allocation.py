@@ -85,28 +85,35 @@ def share_for_deadline(scenario: Scenario, L, T) -> np.ndarray:
 
 
 def _shares_and_slope(rate_model: str, T: float, c, d, B: float, ch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """beta_k(T) = r^{-1}(d_k / (T - c_k)), w_k = -q0 dbeta_k/dT (all users upload; q0 = min_k q_k) and
-    the elasticities e_k = r / (beta r') of the rate.
+    """beta_k(T) = r^{-1}(d_k / (T - c_k)), dbeta_k/dT (all users upload) and the elasticities
+    e_k = r / (beta r') of the rate.
 
     On the curve r(beta_k) = d_k / q_k (q_k = T - c_k), dbeta_k/dT = -beta_k e_k / q_k (e_k = 1 for
-    the linear rate; :func:`numerics.channel._shannon_elasticity`), so w_k = beta_k e_k q0 / q_k: no
-    d / q^2, which underflows at huge times, and no r', which underflows for a power-limited
-    Shannon user (rho_k << beta_k). q_k / e_k is the time over which beta_k changes by its own size
-    (about T - P_k for a power-limited user, P_k its earliest finish), and eps e_k the relative
-    rounding error of beta_k. A Shannon user whose required rate is at or above its supremum
-    B rho_k / ln 2 (T at or before its earliest finish, to float precision) gets
-    beta_k = w_k = e_k = +inf: T is too early.
+    the linear rate; :func:`numerics.channel._shannon_elasticity`): no d / q^2 and no r', which
+    underflows for a power-limited Shannon user (rho_k << beta_k). q_k / e_k is the time over which
+    beta_k changes by its own size (about T - P_k for a power-limited user, P_k its earliest
+    finish), and eps e_k the relative rounding error of beta_k. A Shannon user whose required rate
+    is at or above its supremum B rho_k / ln 2 (T at or before its earliest finish, to float
+    precision) gets beta_k = e_k = +inf, dbeta_k/dT = -inf: T is too early.
     """
     q = T - c
-    q0 = float(np.min(q))
     if rate_model == "linear":
         beta = d / (B * ch * q)
-        return beta, beta * (q0 / q), np.ones_like(beta)
+        return beta, -beta / q, np.ones_like(beta)
     beta, _, u = _shannon_share(d / q, B, ch)
     reach = np.isfinite(beta)
     e = np.where(reach, _shannon_elasticity(np.where(reach, u, 1.0)), np.inf)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        return beta, -beta * e / q, e
+
+
+def _shares_and_weights(rate_model: str, T: float, c, d, B: float, ch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """beta_k(T), w_k = -q0 dbeta_k/dT = beta_k e_k q0 / q_k (q0 = min_k q_k) and e_k
+    (:func:`_shares_and_slope`): the slopes scaled by q0, which do not underflow at huge times."""
+    beta, _, e = _shares_and_slope(rate_model, T, c, d, B, ch)
+    q = T - c
     with np.errstate(invalid="ignore", over="ignore"):
-        w = np.where(reach, beta * e * (q0 / q), np.inf)
+        w = np.where(np.isfinite(beta), beta * e * (float(np.min(q)) / q), np.inf)
     return beta, w, e
 
 
@@ -148,7 +155,7 @@ def equal_finish_root(rate_model: str, c, d, bandwidth_hz: float, channel) -> tu
     lo = float(np.max(c + a))
     hi = float(np.max(c) + np.sum(a))
     T = lo
-    beta, w, e = _shares_and_slope(rate_model, T, c, d, B, ch)
+    beta, w, e = _shares_and_weights(rate_model, T, c, d, B, ch)
     beta_lo = beta  # the shares at lo (where S > 1), for a root between two doubles
     collapsed = False
     for _ in range(_MAX_ITER):
@@ -170,16 +177,16 @@ def equal_finish_root(rate_model: str, c, d, bandwidth_hz: float, channel) -> tu
         if not (lo <= T_new <= hi):
             T_new = 0.5 * (lo + hi)  # safeguard: bisection inside the bracket
         T = T_new
-        beta, w, e = _shares_and_slope(rate_model, T, c, d, B, ch)
+        beta, w, e = _shares_and_weights(rate_model, T, c, d, B, ch)
     if collapsed:  # T: the upper double, where every share is finite and S <= 1
         T = hi
-        beta, w, e = _shares_and_slope(rate_model, T, c, d, B, ch)
+        beta, w, e = _shares_and_weights(rate_model, T, c, d, B, ch)
         up = np.spacing(T)
         for _ in range(64):  # a few ulps in practice: rounding of c_k + a_k at the bracket's upper end
             if float(np.sum(beta)) <= 1.0:
                 break
             beta_lo, T, up = beta, T + up, 2.0 * up
-            beta, w, e = _shares_and_slope(rate_model, T, c, d, B, ch)
+            beta, w, e = _shares_and_weights(rate_model, T, c, d, B, ch)
     T, beta = _to_the_root(T, beta, w, e, beta_lo if collapsed else None, c, d)
     total = float(np.sum(beta))
     if total > 1.0:  # never above 1 (feasibility is checked strictly downstream); ~1 ulp

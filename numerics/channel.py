@@ -179,22 +179,25 @@ def rate_inverse(rate_model: str, r, bandwidth_hz, channel):
 def _shannon_share(r: np.ndarray, B, ch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(beta, c, u) for Shannon rates r >= 0: beta = c rho / u (theory.channel.shannon_share_normalised).
 
-    c = r ln2 / (B rho) is formed as (r ln2 / B) / rho and c rho as r ln2 / B: no overflow of
-    B rho (B = 1e300, rho = 1e300), and log c = log(r ln2 / B) - log(rho) stays exact where c
-    itself underflows (a huge SNR). Unreachable entries (c >= 1: the rate is at or above the
-    supremum B rho / ln 2) get beta = +inf and u = 0; the caller decides (rate_inverse raises).
+    c = r ln2 / (B rho), formed as (r ln2 / B) / rho where B rho overflows (B = 1e300, rho = 1e300);
+    log c = log(r ln2 / B) - log(rho) stays exact where c itself underflows (a huge SNR), and there
+    c rho is taken as r ln2 / B (c rho would be 0 or lose digits). Unreachable entries (c >= 1: the
+    rate is at or above the supremum B rho / ln 2) get beta = +inf and u = 0; the caller decides
+    (rate_inverse raises).
     """
-    with np.errstate(under="ignore", divide="ignore"):
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        Brho = B * ch
         cr = r * _LN2 / B  # c rho
-        c = cr / ch
+        c = np.where(np.isfinite(Brho), r * _LN2 / Brho, cr / ch)
         log_c = np.log(cr) - np.log(ch)
-    c, cr, log_c = np.broadcast_arrays(c, cr, log_c)
+        c_rho = np.where(c >= np.finfo(np.float64).tiny, c * ch, cr)
+    c, c_rho, log_c = np.broadcast_arrays(c, c_rho, log_c)
     reach = c < 1
     u = np.zeros(c.shape)
     if reach.any():
         u[reach] = _shannon_u(c[reach], log_c[reach])
     with np.errstate(divide="ignore", invalid="ignore"):
-        beta = np.where(reach, cr / np.where(reach, u, 1.0), np.inf)
+        beta = np.where(reach, c_rho / np.where(reach, u, 1.0), np.inf)
     return beta, c, u
 
 
