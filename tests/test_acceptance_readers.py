@@ -249,14 +249,16 @@ def test_fit_user_count_mismatch(tmp_path, capsys):
     out = tmp_path / "x.toml"
     args = ["fit", str(CSV), "--per-user", "user", "--scenario", str(SCEN / "example.toml"), "--out", str(out)]
     assert main(args) == 2
-    assert "has 4 users, the log" in capsys.readouterr().err and not out.exists()
+    err = capsys.readouterr().err
+    assert "scenario " + str(SCEN / "example.toml") + " has 4 users (t_draft has 4 entries), the log" in err
+    assert "scenario scenario" not in err and not out.exists()
 
 
 def test_fit_alpha_one_needs_jeffreys(tmp_path, capsys):
     log = tmp_path / "all.prom"
     log.write_text(_exposition({("m", "0"): (3, [3, 3])}))
     assert main(["fit", str(log), "--iid", "--out", str(tmp_path / "a.toml")]) == 2
-    assert "use point='jeffreys'" in capsys.readouterr().err
+    assert "multispin fit --point jeffreys" in capsys.readouterr().err  # the CLI's spelling (finding 17)
     assert main(["fit", str(log), "--iid", "--point", "jeffreys", "--out", str(tmp_path / "a.toml")]) == 0
     assert load_scenario(tmp_path / "a.toml").alpha[0] == pytest.approx(6.5 / 7)
     assert position_counts(3, [3, 3]).accepted_tokens == 6
