@@ -22,7 +22,9 @@ n rounds all at x_hi (no rejection seen), Y constant: -log R = n log((x_hi - x_l
 the mean mu, so the interval reaches down to x_hi - (x_hi - x_lo)(1 - e^{-q/(2n)}), q the chi^2_1
 quantile; it never has zero width unless the support is a single point (then G is known exactly).
 The interval is {G : -2 log R(G) <= chi^2_{1, confidence}} (Wilks), found by bracketing and
-``scipy.optimize.brentq`` on each side of G^ = sum X / sum Y. scipy.stats has no interval for this
+``scipy.optimize.brentq`` on each side of G^ = sum X / sum Y. The chi^2 calibration is
+asymptotic: with few distinct outcomes (rare rejections) the coverage is governed by their
+discreteness and stays at or above the level there (:mod:`numerics.simulate`, "Coverage"). scipy.stats has no interval for this
 problem (``scipy.stats.bootstrap`` degenerates on a constant sample as the delta method does).
 
 The inner maximisation is a safeguarded Newton iteration on the decreasing derivative
