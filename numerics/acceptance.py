@@ -1074,10 +1074,11 @@ def draft_length_by_batch_size(scenario: Scenario, max_users: int = 64, max_draf
     ``num_speculative_tokens_per_batch_size`` lists inclusive ranges (range_start, range_end, L),
     the shape of vLLM's ``SpeculativeConfig.num_speculative_tokens_per_batch_size``
     (``vllm/config/speculative.py``: "Each entry is (range_start, range_end,
-    num_speculative_tokens) with an inclusive batch-size range"). vLLM accepts 0 there (no
-    speculation at those batch sizes) and caps every entry at the server's
-    ``num_speculative_tokens`` (``vllm/v1/spec_decode/dynamic/utils.py``,
-    ``validate_and_normalize_dynamic_sd_schedule`` and ``build_dynamic_sd_schedule_lookup``), so
+    num_speculative_tokens) with an inclusive batch-size range", commit
+    002e77c1f0ef9b19cff8b9e21cfbd6feb3d6b443). vLLM accepts 0 there (no speculation at those batch
+    sizes: ``validate_and_normalize_dynamic_sd_schedule`` refuses only K < 0) and caps every entry at
+    the server's ``num_speculative_tokens`` (``build_dynamic_sd_schedule_lookup``; both in
+    ``vllm/v1/spec_decode/dynamic/utils.py``, commit 14b450ca590cbff96e7004bdb147a5d3acf5a4f6), so
     pass that value as ``max_draft`` to keep the table within what the server can run.
 
     Parameters

@@ -11,7 +11,12 @@ vLLM names (V1 engine). The counters and their labels are those of vLLM's source
   ``SpecDecodingStats.observe_draft`` adds 1 to every position < num_accepted_tokens of a draft,
   so the position-i counter counts the drafts with N >= i + 1 (our a_{i+1});
 - ``vllm/v1/metrics/loggers.py`` (class ``PrometheusStatLogger``) passes
-  ``labelnames = ["model_name", "engine"]``.
+  ``labelnames = ["model_name", "engine"]``;
+- ``vllm/v1/core/sched/scheduler.py`` (``Scheduler.update_from_output`` and
+  ``make_spec_decoding_stats``, read at commit 00024d314514900f361ad072af6931e403b7f589) records
+  a draft for every request that had scheduled draft tokens, after subtracting its invalid
+  (unfilled placeholder) tokens: drafts vary in length, and an empty draft can be counted. Hence
+  ``min_draft_length`` = 0 by default (:func:`numerics.acceptance.position_counts`).
 
 The Prometheus client appends ``_total`` to a counter's samples (``..._num_drafts_total``) and may
 add ``_created`` samples; in its OpenMetrics output recent versions escape the colon of the metric
