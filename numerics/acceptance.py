@@ -912,7 +912,7 @@ def fit_acceptance(counts, users: Sequence[str] | None = None, confidence: float
     n_t = np.where(ident, n_hi, 0)
     a_t = np.where(ident, a, 0)
     pooled_t = _point(a_t.sum(axis=1), n_t.sum(axis=1), "mle")
-    p_t = _point(a_t, n_t, "mle")
+    p_t = np.where(ident, _point(a_t, n_t, "mle"), pooled_t[:, None])  # KL 0 off the tested positions
     df = np.maximum(ident.sum(axis=1) - 1, 0)
     tested = df > 0
     lr = np.where(tested, 2.0 * np.sum(np.where(ident, n_t * _bernoulli_kl(p_t, pooled_t[:, None]), 0.0), axis=1),

@@ -755,3 +755,25 @@ def test_profile_entries_are_limited(monkeypatch):
     monkeypatch.setattr(acc, "MAX_PROFILE_ENTRIES", 5)
     with pytest.raises(ValueError, match=r"users x longest draft = 2 x 3 = 6 exceeds 5 profile entries"):
         fit_acceptance([position_counts(10, [5, 3, 1]), position_counts(10, [5])])
+
+
+@given(_records(), st.booleans())
+def test_every_consistent_counters_log_gets_a_fit_that_brackets_the_truth(rec, no_empty):
+    # counters derived from any records (vLLM's observe_draft): never refused, the true n_i (from the
+    # records) inside the bounds, and every reported set inside its interval
+    lengths, accepted = rec
+    lengths = [max(L, 1) for L in lengths] if no_empty else lengths
+    accepted = [min(n, L) for n, L in zip(accepted, lengths, strict=True)]
+    P = max(lengths)
+    N = np.array(accepted)
+    c = position_counts(len(lengths), [int(np.count_nonzero(N > i)) for i in range(P)],
+                        draft_tokens=int(sum(lengths)), min_draft_length=int(no_empty))
+    truth = record_counts(lengths, accepted)
+    n_true = np.zeros(P, dtype=np.int64)
+    n_true[:truth.positions] = truth.at_risk
+    assert np.all(c.at_risk_low <= n_true) and np.all(n_true <= c.at_risk_high)
+    f = fit_acceptance(c)
+    assert f.iid_low[0] <= f.iid_estimate_low[0] <= f.iid[0] <= f.iid_estimate_high[0] <= f.iid_high[0]
+    assert np.all(f.profile_low <= f.profile_estimate_low) and np.all(f.profile_estimate_high <= f.profile_high)
+    assert np.all(np.isfinite(f.profile[f.identified])) and np.all(np.isnan(f.profile[f.reached & ~f.identified]))
+    assert np.all(f.alpha("iid", "jeffreys") < 1)
