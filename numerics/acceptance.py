@@ -1288,7 +1288,8 @@ def decision_uncertainty(scenario: Scenario, fit: AcceptanceFit, model: str | No
                 if not c.identified else [np.full(P, alpha_hat[k])]
         else:
             truths = [np.concatenate([alpha_hat[k], np.zeros(max(P - width, 0))])[:P]]
-        designs = [c.drafts_by_length] if c.identified else list(c.censored_designs or ())
+        designs: list[np.ndarray] = [d for d in ([c.drafts_by_length] if c.identified else
+                                                 list(c.censored_designs or ())) if d is not None]
         for e in range(ends):
             if e > 0 and c.identified:
                 star[e, :, k] = star[0, :, k]
@@ -1365,8 +1366,9 @@ def decision_uncertainty(scenario: Scenario, fit: AcceptanceFit, model: str | No
     if cap < base.max_draft:
         notes.append(f"batch-size table searched draft lengths 0..{cap}: the server drafts at most {server} tokens "
                      "(num_speculative_tokens; vLLM caps every schedule entry at it)")
-    if draws < math.ceil(2.0 / (1.0 - conf)):
-        notes.append(f"{draws} draws: a {100 * conf:g}% percentile range needs at least {math.ceil(2.0 / (1.0 - conf))} "
+    enough = math.ceil(2.0 / (1.0 - conf))  # below it the percentile range is the span of the draws
+    if draws < enough:
+        notes.append(f"{draws} draws: a {100 * conf:g}% percentile range needs at least {enough} "
                      "(with fewer, its ends are the extreme draws and it is narrower than the level says)")
     return DecisionUncertainty(model=model, point=point, draws=int(draws), seed=int(seed), confidence=conf,
                                regimes=out, batch_table=table, num_speculative_tokens_per_batch_size=schedule,

@@ -24,8 +24,9 @@ quantile; it never has zero width unless the support is a single point (then G i
 The interval is {G : -2 log R(G) <= chi^2_{1, confidence}} (Wilks), found by bracketing and
 ``scipy.optimize.brentq`` on each side of G^ = sum X / sum Y. The chi^2 calibration is
 asymptotic: with few distinct outcomes (rare rejections) the coverage is governed by their
-discreteness and stays at or above the level there (:mod:`numerics.simulate`, "Coverage"). scipy.stats has no interval for this
-problem (``scipy.stats.bootstrap`` degenerates on a constant sample as the delta method does).
+discreteness and stays at or above the level there (:mod:`numerics.simulate`, "Coverage").
+scipy.stats has no interval for this problem (``scipy.stats.bootstrap`` degenerates on a
+constant sample as the delta method does).
 
 The inner maximisation is a safeguarded Newton iteration on the decreasing derivative
 sum w z / (1 + lambda z); repeated pairs are merged with weights (without fading X takes few

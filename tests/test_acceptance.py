@@ -575,7 +575,7 @@ def test_short_draft_bounds_equal_brute_force_enumeration():
             refused += 1
             continue
         assert splits, (N, P, T, ml)
-        at_risk = np.array([D] + a[:-1])
+        at_risk = np.array([D, *a[:-1]])
         n = np.array([at_risk - np.array(F) for F in splits])  # n_i = a_{i-1} - F_{i-1}
         assert c.at_risk_low.tolist() == n.min(axis=0).tolist() and c.at_risk_high.tolist() == n.max(axis=0).tolist()
         assert (c.pooled_at_risk_low, c.pooled_at_risk_high) == (int(n.sum(axis=1).min()), int(n.sum(axis=1).max()))
