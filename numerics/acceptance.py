@@ -698,6 +698,26 @@ class AcceptanceFit:
         prefix = np.cumprod(self.identified, axis=1).sum(axis=1)
         return int(prefix.min())
 
+    def profile_positions(self, point: str = "mle") -> int:
+        """The longest profile this fit determines for every user (0 if none).
+
+        A user's profile is determined on its identified prefix (:attr:`identified_positions`)
+        and, with the MLE, also beyond it when its last identified estimate is 0: no draft
+        passes that position (a_i = 0, so n_{i+1} = 0), every later alpha multiplies the product
+        0 in the acceptance law (docs/model.md sec. 2) and is written as 0 without changing the
+        model. The Jeffreys point (a + 1/2)/(n + 1) is never 0: its profile stops at the prefix.
+        """
+        return int(self.profile_lengths(point).min())
+
+    def profile_lengths(self, point: str = "mle") -> np.ndarray:
+        """(K,) the length of each user's determined profile (see :meth:`profile_positions`)."""
+        as_choice("point", point, POINTS)
+        prefix = np.cumprod(self.identified, axis=1).sum(axis=1)
+        if point == "mle":
+            last = self.profile[np.arange(self.n_users), np.maximum(prefix - 1, 0)]
+            prefix = np.where((prefix > 0) & (last == 0.0), self.identified.shape[1], prefix)
+        return prefix.astype(np.int64)
+
     @property
     def combined_lr_tested(self) -> bool:
         """True when some user's LR test could be run."""
@@ -745,13 +765,14 @@ class AcceptanceFit:
             For a user whose counters leave n open, the i.i.d. value is the moment estimator
             projected onto the identified set of this rule's pooled estimate.
         positions : int, optional
-            Profile length (default and maximum: :attr:`identified_positions`).
+            Profile length (default and maximum: :meth:`profile_positions`, the identified
+            prefix, with the MLE extended by zeros after a position no draft passed).
 
         Raises
         ------
         ValueError
             Unknown model or point; a profile the counts do not identify (no identified
-            position) or ``positions`` outside 1..identified_positions; an estimate of 1, which
+            position) or ``positions`` outside 1..profile_positions(point); an estimate of 1, which
             the model excludes (alpha < 1: every draft token seen at that position was accepted),
             naming the user and position.
         """
@@ -761,14 +782,14 @@ class AcceptanceFit:
             est = np.array([_iid_point(c, point) for c in self.counts])
             where = "the i.i.d. estimate"
         else:
-            top = self.identified_positions
+            top = self.profile_positions(point)
             if top < 1:
                 raise ValueError("alpha: no position-dependent profile is identified by these counts (vLLM counters "
                                  "of drafts of varying length leave the at-risk counts open); use model='iid' or "
                                  "per-round records")
             P = top if positions is None else positions
             if isinstance(P, bool) or not isinstance(P, (int, np.integer)) or not 1 <= P <= top:
-                raise ValueError(f"positions must be an integer in [1, {top}] (identified for every user), got {P!r}")
+                raise ValueError(f"positions must be an integer in [1, {top}] (determined for every user), got {P!r}")
             est = _point(self.accepted[:, :P], self.at_risk_high[:, :P], point)
             where = "the position-dependent estimate"
         ones = np.argwhere(est >= 1.0)

@@ -39,6 +39,7 @@ import argparse
 import hashlib
 import math
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -256,15 +257,22 @@ def scenario_text(fit, model: str, point: str, base: dict[str, Any], log_path: P
     if resolved.n_users != K:
         raise ValueError(f"{base_label} has {resolved.n_users} users, the log {log_path} has {K}")
     if model == "positional":
-        P = fit.identified_positions
+        P = fit.profile_positions(point)
         if P < 1:
             fit.alpha("positional", point)  # raises: the profile is not identified
         width = min(P, resolved.max_draft)
+        lengths = fit.profile_lengths(point)
+        for k, user in enumerate(fit.users):
+            stop = int(fit.identified[k].cumprod().sum())
+            if stop < min(lengths[k], width):
+                rest = f"position {width} is" if stop + 1 == width else f"positions {stop + 1}..{width} are"
+                notes.append(f"user {user!r}: no draft passed position {stop} (estimate 0): {rest} written as 0 "
+                             "(never reached under the fitted profile)")
         if resolved.max_draft > P:
-            longest = {user: int(fit.identified[k].sum()) for k, user in enumerate(fit.users)}
+            longest = {user: int(lengths[k]) for k, user in enumerate(fit.users)}
             short = [u for u, n in longest.items() if n == P]
             more = {u: n for u, n in longest.items() if n > P}
-            why = f"user(s) {', '.join(repr(u) for u in short)} have identified acceptance data up to position {P}"
+            why = f"the log determines the profile of user(s) {', '.join(repr(u) for u in short)} up to position {P}"
             if more:
                 why += " (" + ", ".join(f"{u!r} up to {n}" for u, n in more.items()) + "; one max_draft serves all)"
             notes.append(f"max_draft lowered from {resolved.max_draft} to {P}: {why}")
@@ -314,10 +322,19 @@ def scenario_text(fit, model: str, point: str, base: dict[str, Any], log_path: P
 
 def _write_atomically(path: Path, text: str) -> None:
     """Write ``text`` as UTF-8 (whatever the locale) to a temporary file next to ``path``, then
-    rename it over ``path``: a failure leaves neither an empty nor a half-written file."""
+    rename it over ``path``: a failure leaves neither an empty nor a half-written file. The file
+    keeps the permissions of the one it replaces, or gets those of a new file (0o666 less the
+    umask), not the 0o600 of a temporary file."""
     path = Path(path)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
         os.replace(tmp, path)

@@ -338,6 +338,27 @@ def test_fit_writes_utf8_whatever_the_locale_and_nothing_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
+def test_fit_out_has_the_permissions_of_an_ordinary_file(tmp_path, capsys):
+    # the atomic write goes through a temporary file (mode 0o600): a new scenario gets 0o666 less the
+    # umask, as open() would give it, and a replaced one keeps its mode
+    import os
+    import stat
+
+    log = tmp_path / "m.prom"
+    log.write_text(_exposition({("m", "0"): (1000, [800, 640, 512])}))
+    out = tmp_path / "new.toml"
+    umask = os.umask(0o022)
+    try:
+        assert main(["fit", str(log), "--out", str(out)]) == 0
+        assert stat.S_IMODE(out.stat().st_mode) == 0o644
+        out.chmod(0o640)
+        assert main(["fit", str(log), "--out", str(out)]) == 0
+        assert stat.S_IMODE(out.stat().st_mode) == 0o640
+    finally:
+        os.umask(umask)
+    capsys.readouterr()
+
+
 def test_header_comment_of_a_path_with_a_newline_is_escaped(tmp_path, capsys):
     # finding 14: the scenario must stay valid TOML (a newline is not allowed in a TOML comment)
     log = tmp_path / "new\nline.prom"
@@ -429,8 +450,42 @@ def test_positional_note_names_the_users(tmp_path, capsys):
         {"labels": {"model_name": "b"}, "num_drafts": 1000, "num_accepted_tokens_per_pos": [800, 640]}]}))
     assert main(["fit", str(log), "--per-user", "model_name", "--positional", "--out", str(tmp_path / "t.toml")]) == 0
     printed = capsys.readouterr().out
-    assert "max_draft lowered from 16 to 2: user(s) 'b' have identified acceptance data up to position 2 " \
+    assert "max_draft lowered from 16 to 2: the log determines the profile of user(s) 'b' up to position 2 " \
            "('a' up to 5; one max_draft serves all)" in printed
+
+
+def test_positional_keeps_the_positions_after_a_zero_estimate(tmp_path, capsys):
+    # finding 17 (new-user file two.json): user 'b' accepted nothing at position 2, so no draft of 'b'
+    # reached position 3; its later alphas multiply 0 and do not matter, so they must not cut user 'a'
+    # to max_draft 2. Reference: the MLE a_i / n_i with n_1 = D, n_i = a_{i-1} (one draft length,
+    # docs/model.md sec. 2), in exact rational arithmetic (fractions).
+    from fractions import Fraction
+
+    from numerics import expected_tokens_positional
+
+    series = [("a", [1600, 1200, 800, 500, 300]), ("b", [50, 0, 0, 0, 0])]
+    log = tmp_path / "two.json"
+    log.write_text(json.dumps({"series": [
+        {"labels": {"model_name": u}, "num_drafts": 2000, "num_draft_tokens": 10000,
+         "num_accepted_tokens": sum(a), "num_accepted_tokens_per_pos": a} for u, a in series]}))
+    out = tmp_path / "t.toml"
+    assert main(["fit", str(log), "--per-user", "model_name", "--positional", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "user 'b': no draft passed position 2 (estimate 0): positions 3..5 are written as 0" in printed
+    table = tomllib.loads(out.read_text(encoding="utf-8"))
+    # (n_i = 0, not reached: written as 0)
+    expected = [[float(Fraction(a, n)) if n else 0.0 for a, n in zip(acc, [2000, *acc[:-1]], strict=True)]
+                for _, acc in series]
+    assert table["max_draft"] == 5 and table["alpha"] == expected
+    # the zeros change nothing: b's expected tokens at draft length 5 equal those of its 2-position profile
+    b = np.array(expected[1])
+    assert expected_tokens_positional(b, 5) == expected_tokens_positional(b[:2], 2)
+    # Jeffreys's (a + 1/2)/(n + 1) is never 0: positions 3..5 of 'b' (n = 0) are not determined, the cut stays
+    fit = fit_acceptance(read_counts(log, per_user="model_name"))
+    assert fit.profile_positions("mle") == 5 and fit.profile_positions("jeffreys") == 2
+    assert fit.profile_lengths("mle").tolist() == [5, 5] and fit.profile_lengths("jeffreys").tolist() == [5, 2]
+    with pytest.raises(ValueError, match=r"positions must be an integer in \[1, 2\]"):
+        fit.alpha("positional", "jeffreys", positions=3)
 
 
 def test_interval_help_does_not_call_jeffreys_exact(capsys):
