@@ -28,9 +28,11 @@ optimal goodput, how often the draft lengths change, the expected regret, and th
 draft length by number of users (0 = no speculation, at most the server's draft length) as
 vLLM's ``num_speculative_tokens_per_batch_size`` ranges.
 
-A positional profile covers the positions the log observed: the written ``max_draft`` is
-lowered to that length when the base scenario's is longer (printed), since the log says
-nothing about longer drafts.
+A positional profile covers the positions the log determines for every user: the written
+``max_draft`` is lowered to that length when the base scenario's is longer (printed), since the
+log says nothing about longer drafts. A user whose MLE is 0 at some position (no draft passed it)
+does not cut the others: its later positions are never reached and are written as 0
+(:meth:`numerics.acceptance.AcceptanceFit.profile_positions`).
 """
 
 from __future__ import annotations
