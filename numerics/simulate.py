@@ -55,11 +55,12 @@ support is one point (every alpha 0, no fading: the goodput is then known exactl
 Coverage (``tests/test_simulate_coverage.py``; docs/model.md sec. 6). With many rejected rounds
 it is about the level: 0.942 to 0.955 was measured at 95% for an expected number of rejected
 rounds lambda = n (1 - alpha^L) >= 5. Near alpha = 1 it is at least the level, and about 95% is
-out of reach for any non-randomised interval: the sample is essentially the number R of rejected
-rounds (nearly Poisson(lambda)), an interval must contain the truth for the sample without
-rejection, and at lambda = 0.16 (alpha = 1 - 1e-6, L = 16, 10^4 rounds) P(R = 0) + P(R >= 2) =
-0.863 and P(R <= 1) = 0.988 bracket 0.95, the positions of one rejection carrying no information
-about alpha there. The exact coverage (enumeration of R and of the rejections' positions) is
+out of reach for any interval that treats the samples with one rejection alike (the positions of
+one rejection carry no information about alpha there; covering some of them and not others would
+be randomisation by noise): the sample is essentially the number R of rejected rounds (nearly
+Poisson(lambda)), an interval must contain the truth for the sample without rejection, and at
+lambda = 0.16 (alpha = 1 - 1e-6, L = 16, 10^4 rounds) P(R = 0) + P(R >= 2) = 0.863 and
+P(R <= 1) = 0.988 bracket 0.95. The exact coverage (enumeration of R and of the rejections' positions) is
 0.9902 at alpha = 1 - 1e-6 and 0.9984 at 1 - 1e-8; 0.981 was measured for lambda in [0.5, 3.2].
 """
 
