@@ -197,7 +197,8 @@ class Study:
             for v in vals:
                 key = _axis_key(v)
                 if key in seen:
-                    raise ValueError(f"axes.{k} repeats the value {v!r} (as {seen[key]!r}): every axis value once")
+                    same = "" if repr(seen[key]) == repr(v) else f" (as {seen[key]!r})"
+                    raise ValueError(f"axes.{k} repeats the value {v!r}{same}: every axis value once")
                 seen[key] = v
             if k in drop or k in scen:
                 where = "drop" if k in drop else "scenario"

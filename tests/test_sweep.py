@@ -447,3 +447,24 @@ def test_resume_after_a_killed_run(tmp_path):
     assert res.computed_chunks == 24 - done
     ref = S.run_sweep(S.load_study(f), None, workers=0)
     pd.testing.assert_frame_equal(no_time(res.results), no_time(ref.results))
+
+
+def test_sweep_benchmark_records_date_and_load():
+    """The sweep benchmark's CSV says when and under what load each timing was taken (issue-14 note:
+    a timing without its conditions cannot be judged); reference: os.getloadavg and the clock."""
+    import datetime
+    import importlib.util
+    import os
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_sweep.py"
+    spec = importlib.util.spec_from_file_location("bench_sweep", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    before = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    c = bench._conditions()
+    when = datetime.datetime.fromisoformat(c["date_utc"])
+    assert when.utcoffset() == datetime.timedelta(0) and before <= when <= datetime.datetime.now(datetime.UTC)
+    loads = [float(x) for x in c["uptime_load"].split()]
+    assert len(loads) == 3 and loads[0] == pytest.approx(c["load_before"], abs=0.005)
+    assert all(x >= 0 for x in loads) and os.getloadavg()  # three load averages, as `uptime` prints
