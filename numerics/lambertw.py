@@ -36,7 +36,7 @@ import numpy as np
 
 from .validation import as_float_array
 
-__all__ = ["lambertw", "wright_omega", "omega_unchecked"]
+__all__ = ["lambertw", "omega_unchecked", "wright_omega"]
 
 #: 1/e as an unevaluated sum of two doubles (the low part from mpmath at 40 digits)
 _INV_E_HI = 0.36787944117144233

@@ -20,12 +20,12 @@ import numpy as np
 from .validation import MAX_DRAFT, as_float_array, fmt
 
 __all__ = [
-    "expected_tokens",
-    "expected_accepted",
-    "marginal_tokens",
     "accepted_pmf",
     "accepted_variance",
+    "expected_accepted",
+    "expected_tokens",
     "expected_tokens_positional",
+    "marginal_tokens",
 ]
 
 

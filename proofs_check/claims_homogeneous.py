@@ -298,7 +298,8 @@ def _num_h3() -> str:
 def _sym_h4() -> str:
     """phi = D^2 dG/dL by mpmath.diff; L° from the returned W_{-1} form is a root (and maximum) of a phi typed
     here; the affine round time re-expanded; the boundary L° = -1 at c0 = c1."""
-    from theory.symbols import K as K_sym, T_o, v0, v1
+    from theory.symbols import K as K_sym
+    from theory.symbols import T_o, v0, v1
 
     qc = th.quasi_concavity(2)
     assert qc["Npp_negative"] is True

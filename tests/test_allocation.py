@@ -11,10 +11,10 @@ import mpmath as mp
 import numpy as np
 import pytest
 import sympy as sp
+from _oracles_homogeneous import brentq_theta, scenarios
 from hypothesis import given
 from hypothesis import strategies as st
 
-from _oracles_homogeneous import brentq_theta, scenarios
 from numerics import Scenario
 from numerics.allocation import equal_finish_allocation, equal_finish_root, share_for_deadline
 from numerics.channel import rate

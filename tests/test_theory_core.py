@@ -13,8 +13,11 @@ import pytest
 import sympy as sp
 
 import numerics
-from numerics import channel as nch, latency as nlat
-from theory import channel as tch, latency as tlat, tokens as ttok
+from numerics import channel as nch
+from numerics import latency as nlat
+from theory import channel as tch
+from theory import latency as tlat
+from theory import tokens as ttok
 from theory.symbols import B, L, L_int, T_o, a, alpha, beta, eta, n, n_batch, r, rho, s, t, user_symbols, v0, v1
 
 ALPHAS = (1e-300, 1e-12, 1e-3, 0.1, 0.3, 0.5, 0.7, 0.9, 0.999, 1 - 1e-9, 1 - 1e-12)

@@ -68,23 +68,35 @@ Symbols come from :mod:`theory.symbols`; A(alpha, L) and its derivatives from
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
 from . import tokens as _tokens
-from .symbols import B, L, alpha, beta, eta, in_unit_interval, lam, q, rho, s, t, tau, v0, v1, T_o
+from .symbols import B, L, alpha, beta, eta, in_unit_interval, lam, q, rho, s, t, tau, v1
 
 __all__ = [
-    "tokens", "marginal", "rate", "draft_capacity", "capacity_derivatives",
+    "capacity_derivatives",
     "deadline_fill",
-    "inner_concavity_linear", "inner_concavity_composition",
-    "kkt_system", "kkt_closed_form", "model_md_closed_form", "kkt_time_slack",
-    "kkt_closed_form_free_drafting", "kkt_share_slope",
-    "reward",
-    "envelope_derivative", "joint_concavity", "outer_stationarity", "tangent_bound",
     "dinkelbach_stop_short",
+    "draft_capacity",
+    "envelope_derivative",
     "equal_finish_shares",
+    "inner_concavity_composition",
+    "inner_concavity_linear",
+    "joint_concavity",
+    "kkt_closed_form",
+    "kkt_closed_form_free_drafting",
+    "kkt_share_slope",
+    "kkt_system",
+    "kkt_time_slack",
+    "marginal",
+    "model_md_closed_form",
+    "outer_stationarity",
+    "rate",
+    "reward",
+    "tangent_bound",
+    "tokens",
 ]
 
 #: positive copies of t and s (the closed forms divide by them; t = 0 and s = 0 are treated apart)
@@ -109,13 +121,13 @@ def _check_model(model: str) -> None:
         raise ValueError(f"rate_model must be 'linear' or 'shannon', got {model!r}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def tokens() -> sp.Expr:
     """A(alpha, L) = (1 - alpha^(L+1)) / (1 - alpha) (:func:`theory.tokens.expected_tokens`)."""
     return _tokens.expected_tokens()
 
 
-@lru_cache(maxsize=None)
+@cache
 def marginal() -> sp.Expr:
     """A'(L) = -alpha^(L+1) ln(alpha) / (1 - alpha) (:func:`theory.tokens.marginal_tokens`)."""
     return _tokens.marginal_tokens()
@@ -318,7 +330,7 @@ def _stationarity_in_v() -> sp.Expr:
     return sp.simplify(foc.subs(beta, (1 / v - s_pos) / (t_pos * B * eta)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def kkt_closed_form() -> dict:
     """D3, linear rate: the closed form of v = 1/u from A'(L) dL/dbeta = lambda, by ``solve``.
 

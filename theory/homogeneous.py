@@ -71,29 +71,29 @@ from .symbols import B, K, L, T_o, alpha, beta, eta, in_unit_interval, rho, s, t
 
 __all__ = [
     "RATE_MODELS",
-    "rate",
-    "per_token_latency",
-    "user_symbols",
-    "decomposition",
-    "epigraph_problem",
-    "lagrangian",
-    "kkt_system",
-    "kkt_solution",
-    "latency_convexity",
-    "rate_increasing",
-    "share_for_theta",
-    "share_derivatives",
-    "compensation",
     "affine_round_time",
-    "tokens_common",
-    "quasi_concavity",
-    "stationarity_equation",
-    "optimal_common_length",
-    "optimal_length_residual",
-    "stationary_point_domain",
-    "leviathan_improvement",
     "c0",
     "c1",
+    "compensation",
+    "decomposition",
+    "epigraph_problem",
+    "kkt_solution",
+    "kkt_system",
+    "lagrangian",
+    "latency_convexity",
+    "leviathan_improvement",
+    "optimal_common_length",
+    "optimal_length_residual",
+    "per_token_latency",
+    "quasi_concavity",
+    "rate",
+    "rate_increasing",
+    "share_derivatives",
+    "share_for_theta",
+    "stationarity_equation",
+    "stationary_point_domain",
+    "tokens_common",
+    "user_symbols",
 ]
 
 RATE_MODELS = ("linear", "shannon")
@@ -263,7 +263,7 @@ def kkt_system(n: int, model: str) -> dict:
             "complementary": comp, "problem": P, "lagrangian": Lag}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def kkt_solution(n: int = 3, model: str = "linear") -> dict:
     """Solve the stationarity conditions (with nu_k = 0, since beta_k > 0) for mu and lambda.
 
@@ -504,7 +504,7 @@ def stationarity_equation() -> dict:
             "phi_at_minus_one": sp.simplify(phi.subs(L, -1))}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def optimal_common_length() -> dict:
     """H4 closed form: L° = (1 - z)/ln(alpha) - c0/c1, z = -W_{-1}(-alpha^(c0/c1 - 1)/e).
 

@@ -29,10 +29,33 @@ from __future__ import annotations
 import sympy as sp
 
 __all__ = [
-    "alpha", "q", "L", "L_int", "n", "i", "j", "k", "K", "a",
-    "beta", "B", "eta", "rho", "r", "c", "t", "s",
-    "v0", "v1", "T_o", "n_batch", "theta", "tau", "lam",
-    "in_unit_interval", "user_symbols",
+    "B",
+    "K",
+    "L",
+    "L_int",
+    "T_o",
+    "a",
+    "alpha",
+    "beta",
+    "c",
+    "eta",
+    "i",
+    "in_unit_interval",
+    "j",
+    "k",
+    "lam",
+    "n",
+    "n_batch",
+    "q",
+    "r",
+    "rho",
+    "s",
+    "t",
+    "tau",
+    "theta",
+    "user_symbols",
+    "v0",
+    "v1",
 ]
 
 # ---------------------------------------------------------------- acceptance (MODEL.md sec. 2)
