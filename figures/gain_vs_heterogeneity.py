@@ -83,7 +83,7 @@ def plot(table: dict):
 
     fig, axes = plt.subplots(1, 2, figsize=(9.6, 4.0), sharey=True)
     kind, sp, reg, gain = (column(table, c) for c in ("kind", "spread", "regime", "gain"))
-    for ax, regime in zip(axes, ("homogeneous", "heterogeneous")):
+    for ax, regime in zip(axes, ("homogeneous", "heterogeneous"), strict=True):
         for i, k in enumerate(dict.fromkeys(kind.tolist())):
             m = (kind == k) & (reg == regime)
             ax.plot(sp[m], 100 * gain[m], "-o", ms=3, color=f"C{i}", label=k)

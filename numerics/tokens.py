@@ -235,9 +235,9 @@ def expected_tokens_positional(alphas, L):
     if np.any(L > M):
         raise ValueError(f"L must be <= {M} (the profile length), got {float(np.max(L))!r}")
     # cumulative sums S_i = sum_{m <= i} prod_{j <= m} alpha_j, with S_0 = 0
-    S = np.concatenate([np.zeros(al.shape[:-1] + (1,)), np.cumsum(np.cumprod(al, axis=-1), axis=-1)], axis=-1)
+    S = np.concatenate([np.zeros((*al.shape[:-1], 1)), np.cumsum(np.cumprod(al, axis=-1), axis=-1)], axis=-1)
     shape = np.broadcast_shapes(S.shape[:-1], L.shape)
-    S = np.broadcast_to(S, shape + (M + 1,))
+    S = np.broadcast_to(S, (*shape, M + 1))
     Lb = np.broadcast_to(L, shape)
     lo = np.floor(Lb).astype(np.int64)
     hi = np.minimum(lo + 1, M)

@@ -131,9 +131,9 @@ def test_console_script_smoke():
     exe = shutil.which("multispin", path=str(Path(sys.executable).parent)) or shutil.which("multispin")
     cmd = [exe] if exe else [sys.executable, "-m", "numerics.cli"]
     env = {**os.environ, "PYTHONWARNINGS": "error"}
-    done = subprocess.run(cmd + ["solve", str(EXAMPLE), "--regime", "homogeneous"], capture_output=True,
+    done = subprocess.run([*cmd, "solve", str(EXAMPLE), "--regime", "homogeneous"], capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "homogeneous regime" in done.stdout
-    bad = subprocess.run(cmd + ["solve", "nope.toml"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    bad = subprocess.run([*cmd, "solve", "nope.toml"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr

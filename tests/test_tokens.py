@@ -69,9 +69,9 @@ def test_pmf_against_mpmath_and_sums_to_one(reference, a, L):
     p = accepted_pmf(a, L)
     assert p.shape == (L + 1,) and np.all(p >= 0)
     tiny = np.finfo(float).tiny  # below the normal range float64 has no relative precision left
-    normal = [(x, y) for x, y in zip(p, pmf_ref) if y >= tiny]
+    normal = [(x, y) for x, y in zip(p, pmf_ref, strict=True) if y >= tiny]
     assert max(rel(x, y) for x, y in normal) <= 1e-13
-    assert all(abs(mp.mpf(float(x)) - y) <= tiny for x, y in zip(p, pmf_ref) if y < tiny)
+    assert all(abs(mp.mpf(float(x)) - y) <= tiny for x, y in zip(p, pmf_ref, strict=True) if y < tiny)
     assert abs(p.sum() - 1.0) <= (L + 1) * 2.3e-16  # one rounding per term of the sum
 
 
@@ -112,7 +112,7 @@ def test_positional_against_mpmath_and_interpolation():
     with mp.workdps(50):  # reference: 1 + sum_i prod_{j<=i} alpha_j in 50-digit arithmetic
         ref = [1 + mp.fsum(mp.fprod(mp.mpf(x) for x in prof[:i]) for i in range(1, L + 1)) for L in range(6)]
     got = expected_tokens_positional(prof, np.arange(6))
-    assert max(rel(g, r) for g, r in zip(got, ref)) <= 1e-15
+    assert max(rel(g, r) for g, r in zip(got, ref, strict=True)) <= 1e-15
     # a real L interpolates linearly (continuous relaxation of the solvers)
     assert expected_tokens_positional(prof, 2.25) == pytest.approx(got[2] + 0.25 * (got[3] - got[2]), rel=1e-15)
     # a batch of profiles, one length each

@@ -268,7 +268,8 @@ def inner_concavity_composition() -> dict:
     rf = sp.Function("r")
     Lb = tau * phi.subs(rr, rf(beta))
     L2 = sp.diff(Lb, beta, 2)
-    shown = tau * (p2.subs(rr, rf(beta)) * sp.diff(rf(beta), beta) ** 2 + p1.subs(rr, rf(beta)) * sp.diff(rf(beta), beta, 2))
+    shown = tau * (p2.subs(rr, rf(beta)) * sp.diff(rf(beta), beta) ** 2
+                   + p1.subs(rr, rf(beta)) * sp.diff(rf(beta), beta, 2))
     return {
         "phi": phi,
         "phi_prime": p1,
@@ -612,8 +613,9 @@ def tangent_bound() -> dict:
     A ratio of affine functions with a positive denominator is monotone along each
     coordinate (the numerator of its partial derivative in tau does not depend on tau, the
     one in n not on n), so its supremum over tau >= 0, 0 <= n <= n_max is the largest of its
-    values at the corners: max(p/c, (p + m n_max)/(c + v1 n_max), d) (d: the limit tau -> inf). Used with D(tau0) + D'(tau0)(tau - tau0) >=
-    D(tau) (the dual function is concave in tau, D5) to bound G from above.
+    values at the corners: max(p/c, (p + m n_max)/(c + v1 n_max), d) (d: the limit tau -> inf).
+    Used with D(tau0) + D'(tau0)(tau - tau0) >= D(tau) (the dual function is concave in tau, D5)
+    to bound G from above.
 
     Returns
     -------
