@@ -60,7 +60,7 @@ def _near_branch(delta: np.ndarray, branch: int) -> np.ndarray:
     if branch == -1:
         p = -p
     # series start: q = sum_k c_k p^k (Horner)
-    q = _SERIES[-1]
+    q = np.full_like(p, _SERIES[-1])
     for coef in _SERIES[-2::-1]:
         q = q * p + coef
     q = q * p
