@@ -263,9 +263,9 @@ def callers(target: str, graph: dict[str, set[str]] | None = None) -> set[str]:
 def _clear(names: set[str]) -> None:
     for full in names:
         modname, _, name = full.rpartition(".")
-        obj = getattr(importlib.import_module(modname), name, None)
-        if hasattr(obj, "cache_clear"):
-            obj.cache_clear()
+        cache_clear = getattr(getattr(importlib.import_module(modname), name, None), "cache_clear", None)
+        if cache_clear is not None:
+            cache_clear()
 
 
 class planted:
