@@ -1,6 +1,6 @@
 """(h) Analytic goodput against the Monte Carlo simulator, with and without fading.
 
-For every method of MODEL.md section 3 on the default preset, and for the two optima on the
+For every method of docs/model.md section 3 on the default preset, and for the two optima on the
 Shannon-rate preset with padded batching and on the position-dependent EAGLE-profile preset,
 the operating point is simulated by :func:`numerics.simulate` (per-token Bernoulli
 acceptance, seeded) for ``ROUNDS`` rounds, without fading and with Rayleigh block fading

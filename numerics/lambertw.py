@@ -2,7 +2,7 @@ r"""Real Lambert-W, both real branches, vectorised, in NumPy (no complex arithme
 
 :math:`W_b(x)` is the solution w of :math:`w e^w = x` on branch b: the principal branch
 W_0 on [-1/e, inf) (W_0 >= -1) and the lower branch W_{-1} on [-1/e, 0) (W_{-1} <= -1).
-Used by the Shannon-rate inverse (MODEL.md section 2), the H4 draft-length closed form and
+Used by the Shannon-rate inverse (docs/model.md section 2), the H4 draft-length closed form and
 the D3 allocation (:mod:`numerics.heterogeneous`), whose per-user closed form needs
 :func:`wright_omega` (= W_0(e^z), free of overflow for large z).
 

@@ -1,4 +1,4 @@
-"""Accepted draft tokens per round (MODEL.md section 2, "Acceptance").
+"""Accepted draft tokens per round (docs/model.md section 2, "Acceptance").
 
 Each draft token is accepted with probability alpha, independently, until the first
 rejection; N is the number of accepted draft tokens out of L (a truncated geometric law):

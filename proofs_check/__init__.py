@@ -1,4 +1,4 @@
-"""Verification of every MODEL.md result, symbolically and numerically (``python -m proofs_check``)."""
+"""Verification of every docs/model.md result, symbolically and numerically (``python -m proofs_check``)."""
 
 from .registry import CLAIMS as CLAIMS
 from .registry import claim as claim

@@ -1,4 +1,4 @@
-"""The homogeneous-draft-length results H1 to H4 (MODEL.md section 3) and Leviathan et al.'s Table 1.
+"""The homogeneous-draft-length results H1 to H4 (docs/model.md section 3) and Leviathan et al.'s Table 1.
 
 Symbolic checks read :mod:`theory.homogeneous`; numeric checks run
 :mod:`numerics.homogeneous` / :mod:`numerics.allocation` on seeded random and adversarial

@@ -186,7 +186,7 @@ FAULTS: tuple[Fault, ...] = (
           "beta_k(T) = s L/(B eta (T - t)) instead of s L/(B eta (T - t L))"),
     Fault("D7-slope-factor", "D7", "theory.heterogeneous.equal_finish_shares", "d_share_dT",
           lambda v, d, a: v / 2, ("D7",), "d beta/dT half as large"),
-    # ingredients (MODEL.md sec. 2) and the simulator's fading law
+    # ingredients (docs/model.md sec. 2) and the simulator's fading law
     Fault("latency-assumption-typo", "ingredient", "theory.latency.RATE_ASSUMPTIONS", None, _assumption_typo,
           ("latency-shape",), "the latency lemma assumes R'' < 0 (negative) instead of R'' <= 0 (issue 11)"),
     Fault("latency-batch", "ingredient", "theory.latency.batch_size", None, _batch_no_plus_one,

@@ -1,4 +1,4 @@
-"""The registry of claims: each MODEL.md result with a symbolic and a numeric check.
+"""The registry of claims: each docs/model.md result with a symbolic and a numeric check.
 
 A claim module (``proofs_check/claims_<family>.py``) registers functions with
 :func:`claim`. A check function returns ``None`` (or a short detail string) on success and

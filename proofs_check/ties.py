@@ -115,7 +115,7 @@ TIES: tuple[Tie, ...] = (
     # ------------------------------------------------------------------ symbols
     _r("theory.symbols.in_unit_interval", "a substitution helper (alpha = 1/(1+q)) of the sign arguments"),
     _r("theory.symbols.user_symbols[*]", _SYM),
-    # ------------------------------------------------------------------ tokens (MODEL.md sec. 2)
+    # ------------------------------------------------------------------ tokens (docs/model.md sec. 2)
     _t("theory.tokens.accepted_pmf", "numerics.tokens:accepted_pmf", _CORE + "test_pmf_expression"),
     _r("theory.tokens.pmf_total", _RESID + "tokens-pmf"),
     _t("theory.tokens.expected_accepted", "numerics.tokens:expected_accepted",

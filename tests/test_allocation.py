@@ -1,4 +1,4 @@
-"""numerics.allocation: the equal-finish band allocation (MODEL.md H2; D7 with per-user L).
+"""numerics.allocation: the equal-finish band allocation (docs/model.md H2; D7 with per-user L).
 
 Reference values: the nested-brentq oracle of ``_oracles_homogeneous`` (no Lambert W, no
 code under test), mpmath at 50 digits for the SymPy closed forms of

@@ -41,7 +41,7 @@ def test_solve_json_is_consistent(capsys):
     s = Scenario.from_dict(rep["scenario"])
     assert s.n_users == 12 and s.rate_model == "shannon" and s.bandwidth_hz == 3e6
     for regime, sol in rep["solutions"].items():
-        # the printed point reproduces the printed goodput (numerics.goodput, MODEL.md sec. 2)
+        # the printed point reproduces the printed goodput (numerics.goodput, docs/model.md sec. 2)
         assert goodput(s, sol["draft_lengths"], sol["bandwidth"]) == pytest.approx(sol["goodput"], rel=1e-12)
         for b, gain in rep["gains"][regime].items():
             assert gain == pytest.approx(sol["goodput"] / rep["baselines"][b] - 1, rel=1e-12)

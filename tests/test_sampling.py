@@ -34,7 +34,7 @@ def test_frequencies_match_the_pmf(alpha, L):
 
 
 def test_profile_mean_matches_positional_formula():
-    prof = np.array([0.76, 0.69, 0.67, 0.68, 0.68])  # EAGLE acceptance by position (MODEL.md sec. 4)
+    prof = np.array([0.76, 0.69, 0.67, 0.68, 0.68])  # EAGLE acceptance by position (docs/model.md sec. 4)
     draws = sample_accepted(prof, 5, 50_000, np.random.default_rng(3))
     se = draws.std(ddof=1) / np.sqrt(draws.size)
     assert abs(draws.mean() + 1 - expected_tokens_positional(prof, 5)) <= 5 * se

@@ -1,4 +1,4 @@
-"""Token law numerics against mpmath at 50 digits, and the properties of A (MODEL.md sec. 2)."""
+"""Token law numerics against mpmath at 50 digits, and the properties of A (docs/model.md sec. 2)."""
 
 import warnings
 
@@ -108,7 +108,7 @@ def test_positional_with_constant_profile_equals_iid(a):
 
 
 def test_positional_against_mpmath_and_interpolation():
-    prof = [0.76, 0.69, 0.67, 0.68, 0.68]  # EAGLE, LLaMA2-Chat 7B, MT-bench (MODEL.md sec. 4)
+    prof = [0.76, 0.69, 0.67, 0.68, 0.68]  # EAGLE, LLaMA2-Chat 7B, MT-bench (docs/model.md sec. 4)
     with mp.workdps(50):  # reference: 1 + sum_i prod_{j<=i} alpha_j in 50-digit arithmetic
         ref = [1 + mp.fsum(mp.fprod(mp.mpf(x) for x in prof[:i]) for i in range(1, L + 1)) for L in range(6)]
     got = expected_tokens_positional(prof, np.arange(6))

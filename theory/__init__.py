@@ -1,4 +1,4 @@
-"""Multi-SPIN theory in SymPy: the closed forms, KKT systems and sign arguments (MODEL.md section 3).
+"""Multi-SPIN theory in SymPy: the closed forms, KKT systems and sign arguments (docs/model.md section 3).
 
 One module per equation family, with the same names as in :mod:`numerics`. This module only
 re-exports; every function returns SymPy expressions (or SymPy's sign decision) built from

@@ -1,4 +1,4 @@
-"""Uplink rate models, their shape, and the Shannon-rate inverse (MODEL.md sec. 2, "Uplink rate").
+"""Uplink rate models, their shape, and the Shannon-rate inverse (docs/model.md sec. 2, "Uplink rate").
 
 - ``linear``:  r(beta) = beta B eta
 - ``shannon``: r(beta) = beta B log2(1 + rho / beta)  (noise power grows with the share)

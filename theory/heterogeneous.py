@@ -1,4 +1,4 @@
-r"""Heterogeneous draft lengths: results D1 to D7 of MODEL.md, derived in SymPy.
+r"""Heterogeneous draft lengths: results D1 to D7 of docs/model.md, derived in SymPy.
 
 Problem (one draft length L_k per user, band shares beta on the simplex, deadline tau):
 
@@ -102,7 +102,7 @@ __all__ = [
 #: positive copies of t and s (the closed forms divide by them; t = 0 and s = 0 are treated apart)
 t_pos = sp.Symbol("t", positive=True)
 s_pos = sp.Symbol("s", positive=True)
-#: MODEL.md D3 auxiliaries: v = 1/u, u = t beta B eta + s; kappa, M; Dinkelbach ratio g;
+#: docs/model.md D3 auxiliaries: v = 1/u, u = t beta B eta + s; kappa, M; Dinkelbach ratio g;
 #: band time x = tau beta; per-token price mu = g v1; the deadline-slack w = tau - t L
 v = sp.Symbol("v", positive=True)
 kappa = sp.Symbol("kappa", positive=True)
@@ -369,7 +369,7 @@ def kkt_closed_form() -> dict:
 
 
 def model_md_closed_form() -> dict:
-    """MODEL.md D3 as printed, and its agreement with :func:`kkt_closed_form`.
+    """docs/model.md D3 as printed, and its agreement with :func:`kkt_closed_form`.
 
     Returns
     -------

@@ -1,4 +1,4 @@
-r"""Homogeneous draft length: results H1 to H4 of MODEL.md, derived in SymPy.
+r"""Homogeneous draft length: results H1 to H4 of docs/model.md, derived in SymPy.
 
 Problem (one draft length L for every user, band shares beta on the simplex):
 
@@ -134,7 +134,7 @@ def rate(model: str, beta_: sp.Expr = beta, channel: sp.Expr | None = None) -> s
 
 def per_token_latency(model: str, beta_: sp.Expr = beta, t_: sp.Expr = t, s_: sp.Expr = _s_pos,
                       channel: sp.Expr | None = None) -> sp.Expr:
-    """h(beta) = t + s / r(beta) (MODEL.md section 2)."""
+    """h(beta) = t + s / r(beta) (docs/model.md section 2)."""
     return t_ + s_ / rate(model, beta_, channel)
 
 

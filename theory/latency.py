@@ -1,4 +1,4 @@
-"""Latency, round time and goodput (MODEL.md sec. 2).
+"""Latency, round time and goodput (docs/model.md sec. 2).
 
     h(beta)   = t + s / r(beta)                              per-token latency
     T_v(n)    = v0 + v1 n                                    verification of n tokens

@@ -1,4 +1,4 @@
-"""Accepted draft tokens per round, derived from the truncated geometric law (MODEL.md sec. 2).
+"""Accepted draft tokens per round, derived from the truncated geometric law (docs/model.md sec. 2).
 
 Each of L draft tokens is accepted with probability alpha, independently, until the first
 rejection; N counts the accepted ones:
@@ -94,7 +94,7 @@ def pmf_total() -> sp.Expr:
 def expected_accepted() -> sp.Expr:
     r"""E[N] derived by summation of the pmf, as a function of real L (alpha in (0, 1)).
 
-    Equals :math:`\alpha (1 - \alpha^L) / (1 - \alpha)` (MODEL.md sec. 2; the tests compare).
+    Equals :math:`\alpha (1 - \alpha^L) / (1 - \alpha)` (docs/model.md sec. 2; the tests compare).
 
     Examples
     --------
@@ -202,7 +202,7 @@ def expected_tokens_positional(length: int) -> sp.Expr:
     r"""A with position-dependent acceptance a[1..L], derived from the pmf for a given L.
 
     P(N = m) = (prod_{j<=m} a_j)(1 - a_{m+1}) for m < L and prod_{j<=L} a_j for m = L;
-    A = 1 + sum_m m P(N = m), expanded. Equals :func:`expected_tokens_tail_sum` (MODEL.md:
+    A = 1 + sum_m m P(N = m), expanded. Equals :func:`expected_tokens_tail_sum` (docs/model.md:
     A = 1 + sum_i prod_{j<=i} alpha_j), and :func:`expected_tokens` when every a_j = alpha.
 
     Raises
@@ -217,7 +217,7 @@ def expected_tokens_positional(length: int) -> sp.Expr:
 
 
 def expected_tokens_tail_sum(length: int) -> sp.Expr:
-    """1 + sum_{i=1}^{L} prod_{j=1}^{i} a_j (the tail-sum form of MODEL.md), for a given L."""
+    """1 + sum_{i=1}^{L} prod_{j=1}^{i} a_j (the tail-sum form of docs/model.md), for a given L."""
     _check_length(length)
     if length == 0:
         return sp.Integer(1)
