@@ -50,7 +50,8 @@ def _check_share(beta) -> np.ndarray:
 
 
 def _finite_rate(what: str, value: np.ndarray, bandwidth_hz: np.ndarray, ch: np.ndarray) -> np.ndarray:
-    """``value`` unless an entry overflowed: ValueError naming bandwidth_hz and the channel (B eta or B rho too large)."""
+    """``value`` unless an entry overflowed: ValueError naming bandwidth_hz and the channel (B eta or B rho
+    too large)."""
     bad = ~np.isfinite(value)
     if bad.any():
         b, c = np.broadcast_arrays(bandwidth_hz, ch, value)[:2]
