@@ -26,7 +26,7 @@ import numpy as np
 from .lambertw import lambertw
 from .validation import BAND_SLACK, RATE_MODELS, as_float_array, fmt
 
-__all__ = ["rate", "rate_inverse", "rate_derivative"]
+__all__ = ["rate", "rate_derivative", "rate_inverse"]
 
 _LN2 = np.log(2.0)
 

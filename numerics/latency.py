@@ -18,14 +18,14 @@ from .tokens import expected_tokens, expected_tokens_positional
 from .validation import as_bool, as_draft_lengths, as_float_array, as_operating_point, as_scenario, check_range
 
 __all__ = [
-    "per_token_latency",
-    "verification_latency",
     "batch_size",
-    "drafting_time",
-    "tokens_per_round",
-    "round_time",
-    "goodput",
     "check_point",
+    "drafting_time",
+    "goodput",
+    "per_token_latency",
+    "round_time",
+    "tokens_per_round",
+    "verification_latency",
 ]
 
 
@@ -104,7 +104,8 @@ def _drafting_time(scenario: Scenario, L: np.ndarray, beta: np.ndarray) -> np.nd
     """:func:`drafting_time` of checked L and shares."""
     h = _per_token_latency(scenario, beta)
     with np.errstate(over="ignore"):
-        d = np.where(L > 0, L * np.where(np.isfinite(h), h, 0.0), 0.0) + np.where((L > 0) & ~np.isfinite(h), np.inf, 0.0)
+        d = (np.where(L > 0, L * np.where(np.isfinite(h), h, 0.0), 0.0)
+             + np.where((L > 0) & ~np.isfinite(h), np.inf, 0.0))
     _check_time("the drafting-plus-upload time L_k h_k(beta_k)", d,
                 (L > 0) & (np.broadcast_to(beta, d.shape) > 0), beta)
     return d

@@ -32,36 +32,37 @@ from __future__ import annotations
 import functools
 import math
 import tomllib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
-from .scenario import Scenario, read_toml, _shown_path
+from .scenario import Scenario, _shown_path, read_toml
 from .validation import MAX_DRAFT, MAX_PROFILE_ENTRIES, MAX_USERS, as_int, fmt
 
 __all__ = [
-    "tables",
-    "memory_bandwidth",
-    "draft_latency",
-    "verification_roofline",
-    "llama_params",
-    "token_id_bits",
-    "lattice_bits",
-    "topk_bits",
-    "payload_bits",
+    "acceptance",
+    "acceptance_ids",
+    "build",
     "cqi_efficiency",
     "cqi_snr",
-    "acceptance_ids",
-    "acceptance",
-    "profile",
+    "draft_latency",
+    "lattice_bits",
+    "llama_params",
+    "load_scenario",
+    "memory_bandwidth",
+    "payload_bits",
+    "preset",
     "preset_names",
     "preset_spec",
-    "build",
-    "preset",
+    "profile",
     "scenario_from_mapping",
-    "load_scenario",
+    "tables",
+    "token_id_bits",
+    "topk_bits",
+    "verification_roofline",
 ]
 
 _FILES = ("hardware", "models", "acceptance", "channel", "scenarios")

@@ -13,14 +13,15 @@ import dataclasses
 import os
 import stat
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from .validation import BATCHING_MODES, MAX_FILE_BYTES, RATE_MODELS, check_keywords, scenario_fields
 
-__all__ = ["Scenario", "RATE_MODELS", "BATCHING_MODES", "read_toml", "read_text"]
+__all__ = ["BATCHING_MODES", "RATE_MODELS", "Scenario", "read_text", "read_toml"]
 
 
 def _shown_path(name: str, limit: int = 200) -> str:
@@ -170,7 +171,7 @@ class Scenario:
         """The channel parameter of the rate model: eta_k (linear) or rho_k (Shannon)."""
         return self.spectral_efficiency if self.rate_model == "linear" else self.snr
 
-    def replace(self, **changes: Any) -> "Scenario":
+    def replace(self, **changes: Any) -> Scenario:
         """A copy with some fields changed (validated again); an unknown field raises ``ValueError``."""
         check_keywords("Scenario.replace", changes, [f.name for f in dataclasses.fields(self)])
         return dataclasses.replace(self, **changes)
@@ -188,7 +189,7 @@ class Scenario:
         return out
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Scenario":
+    def from_dict(cls, d: Mapping[str, Any]) -> Scenario:
         """Build from a mapping of field names; an unknown key raises ``ValueError``."""
         if not isinstance(d, Mapping):
             raise ValueError(f"scenario must be a mapping of field names, got {type(d).__name__}")
@@ -203,7 +204,7 @@ class Scenario:
         return cls(**dict(d))
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> "Scenario":
+    def from_toml(cls, path: str | Path) -> Scenario:
         """Read a scenario file (TOML), as the command line does (:func:`numerics.presets.load_scenario`).
 
         The file holds either every Scenario field at top level (``scenarios/example.toml``) or
@@ -227,7 +228,7 @@ class Scenario:
 
     # ------------------------------------------------------------------ presets
     @classmethod
-    def preset(cls, name: str, /, **overrides: Any) -> "Scenario":
+    def preset(cls, name: str, /, **overrides: Any) -> Scenario:
         """A cited preset scenario (see :mod:`numerics.presets`), with optional field overrides.
 
         ``n_users=K`` cycles the preset's users to K users. An unknown keyword (``name=...``

@@ -9,6 +9,7 @@ lambdified.
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import mpmath as mp
@@ -17,7 +18,9 @@ import sympy as sp
 
 import numerics
 from numerics import channel as nch
-from theory import channel as tch, latency as tlat, tokens as ttok
+from theory import channel as tch
+from theory import latency as tlat
+from theory import tokens as ttok
 from theory.symbols import B, L, T_o, a, alpha, c, r, rho, user_symbols, v0, v1
 
 from .registry import claim
@@ -34,7 +37,8 @@ def _alphas_lengths(seed: int, n: int = 40) -> list[tuple[float, int]]:
     al = np.concatenate([rng.uniform(0, 1, n // 2), 10.0 ** -rng.uniform(1, 15, n // 4),
                          1 - 10.0 ** -rng.uniform(1, 15, n // 4)])
     Ls = rng.integers(0, 200, al.size)
-    return [(float(x), int(y)) for x, y in zip(al, Ls)] + list(itertools.product(EDGE_ALPHAS, EDGE_LENGTHS))
+    drawn = [(float(x), int(y)) for x, y in zip(al, Ls, strict=True)]
+    return drawn + list(itertools.product(EDGE_ALPHAS, EDGE_LENGTHS))
 
 
 def _mp_pmf(alpha_: float, L_: int) -> list:
@@ -80,7 +84,8 @@ def _sym_mean() -> str:
     return "E[N] and A derived by summation equal the MODEL.md closed forms"
 
 
-@claim("tokens-mean", "E[N] = alpha (1-alpha^L)/(1-alpha), A = E[N] + 1 = (1-alpha^(L+1))/(1-alpha)", symbolic=_sym_mean)
+@claim("tokens-mean", "E[N] = alpha (1-alpha^L)/(1-alpha), A = E[N] + 1 = (1-alpha^(L+1))/(1-alpha)",
+       symbolic=_sym_mean)
 def _num_mean() -> str:
     mp.mp.dps = DPS
     worst = 0.0
@@ -134,7 +139,9 @@ def _sym_variance() -> str:
     return "closed form = E[(N-EN)^2] of the pmf, exactly, for L = 0..6"
 
 
-@claim("tokens-variance", "Var N = alpha (1 - (2L+1) alpha^L + (2L+1) alpha^(L+1) - alpha^(2L+1)) / (1-alpha)^2", symbolic=_sym_variance)
+@claim("tokens-variance",
+       "Var N = alpha (1 - (2L+1) alpha^L + (2L+1) alpha^(L+1) - alpha^(2L+1)) / (1-alpha)^2",
+       symbolic=_sym_variance)
 def _num_variance() -> str:
     mp.mp.dps = DPS
     worst = 0.0
@@ -156,7 +163,8 @@ def _sym_positional() -> str:
     return "from the pmf: A = 1 + sum_i prod_{j<=i} alpha_j, = i.i.d. A for equal alpha_j (L = 0..6)"
 
 
-@claim("tokens-positional", "position-dependent acceptance: A = 1 + sum_i prod_{j<=i} alpha_j", symbolic=_sym_positional)
+@claim("tokens-positional", "position-dependent acceptance: A = 1 + sum_i prod_{j<=i} alpha_j",
+       symbolic=_sym_positional)
 def _num_positional() -> str:
     rng = np.random.default_rng(5)
     for Ln in range(0, 11):
@@ -260,7 +268,7 @@ def _num_marginal() -> str:
     for al, Ln in _alphas_lengths(9, n=16):
         if al in (0.0, 1e-300) or al > 1 - 1e-300:
             continue
-        ref = mp.diff(lambda x: ref_fn(mp.mpf(al), x), Ln)  # mpmath numerical derivative, 50 digits
+        ref = mp.diff(functools.partial(ref_fn, mp.mpf(al)), Ln)  # mpmath numerical derivative, 50 digits
         worst = max(worst, _rel(numerics.marginal_tokens(al, Ln), ref))
     assert worst <= 1e-12, f"relative error {worst:.2e}"
     assert numerics.marginal_tokens(0.0, 3.0) == 0.0 and numerics.marginal_tokens(1.0, 3.0) == 1.0
@@ -286,7 +294,8 @@ def _num_rate_shape() -> str:
             slope = np.diff(R) / np.diff(b)
             assert np.all(np.diff(slope) <= 1e-9 * np.abs(slope[1:])), (m, ch)  # concave: chord slopes fall
             d = nch.rate_derivative(m, b[1:-1], 1e6, ch)
-            fd = (nch.rate(m, b[1:-1] * (1 + 1e-6), 1e6, ch) - nch.rate(m, b[1:-1] * (1 - 1e-6), 1e6, ch)) / (2e-6 * b[1:-1])
+            up, down = nch.rate(m, b[1:-1] * (1 + 1e-6), 1e6, ch), nch.rate(m, b[1:-1] * (1 - 1e-6), 1e6, ch)
+            fd = (up - down) / (2e-6 * b[1:-1])
             assert np.allclose(d, fd, rtol=1e-6), (m, ch)  # central difference, O(h^2) = 1e-12 plus rounding 1e-10
     return "increasing, falling chord slopes, derivative = central differences (20 channels x 502 shares)"
 
@@ -296,7 +305,8 @@ def _sym_supremum() -> str:
     return "lim_{beta->inf} beta B log2(1 + rho/beta) = B rho / ln 2: reachable iff c < 1"
 
 
-@claim("rate-shannon-reach", "the Shannon rate stays below B rho / ln 2; c = r ln2/(B rho) >= 1 is unreachable", symbolic=_sym_supremum)
+@claim("rate-shannon-reach", "the Shannon rate stays below B rho / ln 2; c = r ln2/(B rho) >= 1 is unreachable",
+       symbolic=_sym_supremum)
 def _num_supremum() -> str:
     for rho_ in (0.1, 1.0, 1e4):
         sup = 1e6 * rho_ / np.log(2)
@@ -385,7 +395,8 @@ def _sym_latency_shape() -> str:
             + "; both rate models satisfy the assumptions (linear: R'' = 0)")
 
 
-@claim("latency-shape", "per-token latency h = t + s/r(beta) is decreasing and convex in beta", symbolic=_sym_latency_shape)
+@claim("latency-shape", "per-token latency h = t + s/r(beta) is decreasing and convex in beta",
+       symbolic=_sym_latency_shape)
 def _num_latency_shape() -> str:
     rng = np.random.default_rng(12)
     b = np.geomspace(1e-6, 1, 400)
@@ -421,15 +432,18 @@ def _sym_round_time() -> str:
             vals = [mp.mpf(rnd.uniform(0.01, 5)) for _ in args]
             Ls, ts, ss, bs, cs = (vals[3 * i:3 * i + 3] for i in range(5))
             Bv, v0v, v1v, Tov = vals[15:]
-            r_ = [b * Bv * (c_ if model == "linear" else mp.log(1 + c_ / b) / mp.log(2)) for b, c_ in zip(bs, cs)]
+            r_ = [b * Bv * (c_ if model == "linear" else mp.log(1 + c_ / b) / mp.log(2))
+                  for b, c_ in zip(bs, cs, strict=True)]
             n_ = sum(Lk + 1 for Lk in Ls) if bat == "ragged" else 3 * (max(Ls) + 1)
-            typed = max(Lk * (tk + sk / rk) for Lk, tk, sk, rk in zip(Ls, ts, ss, r_)) + v0v + v1v * n_ + Tov
+            drafting = max(Lk * (tk + sk / rk) for Lk, tk, sk, rk in zip(Ls, ts, ss, r_, strict=True))
+            typed = drafting + v0v + v1v * n_ + Tov
             got = f(*vals)
             assert abs(got - typed) <= mp.mpf(10) ** -25 * typed, (model, bat, got, typed)
     return "K-user round time and goodput = MODEL.md's T and G (K = 1 exactly; K = 3, both rates and batchings, mpmath)"
 
 
-@claim("latency-goodput", "T = max_k L_k h_k + T_v(n) + T_o and G = sum_k A_k / T (numerics = theory)", symbolic=_sym_round_time)
+@claim("latency-goodput", "T = max_k L_k h_k + T_v(n) + T_o and G = sum_k A_k / T (numerics = theory)",
+       symbolic=_sym_round_time)
 def _num_round_time() -> str:
     rng = np.random.default_rng(13)
     worst = 0.0

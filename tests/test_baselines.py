@@ -12,9 +12,9 @@ import types
 
 import numpy as np
 import pytest
+from _oracles_homogeneous import enumerate_common_length, random_scenario, scenarios
 from hypothesis import given
 
-from _oracles_homogeneous import enumerate_common_length, random_scenario, scenarios
 from numerics import BASELINES, Scenario, Solution, baseline, goodput
 from numerics.latency import per_token_latency
 
@@ -104,7 +104,7 @@ def test_every_name_returns_a_solution_when_available():
 
 def test_raises():
     sc = _sc()
-    with pytest.raises(ValueError, match="name must be one of .* got 'greedy'"):
+    with pytest.raises(ValueError, match=r"name must be one of .* got 'greedy'"):
         baseline(sc, "greedy")
     with pytest.raises(ValueError, match=r"L must be an integer >= 1, got 0"):
         baseline(sc, "equal-fixed", L=0)
@@ -126,7 +126,8 @@ def test_round_time_below_a_picosecond_is_refused(v0):
     The Scenario now requires v0 + v1 K + overhead >= 1e-12 s (numerics.validation.MIN_ROUND_TIME),
     naming the fields, their values and the limit."""
     with pytest.raises(ValueError, match=r"v0 \+ v1 K \+ overhead .*K = 1 users\) must be >= 1e-12 s \(limit "
-                                         r"numerics.validation.MIN_ROUND_TIME\), got v0 = .*, v1 = 0.0, overhead = 0.0"):
+                                         r"numerics\.validation\.MIN_ROUND_TIME\), got v0 = .*, "
+                                         r"v1 = 0\.0, overhead = 0\.0"):
         Scenario(alpha=0.8, t_draft=0.0, bits_per_token=0.0, bandwidth_hz=1.0, spectral_efficiency=1.0, v0=v0)
 
 

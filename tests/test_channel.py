@@ -3,7 +3,8 @@
 import mpmath as mp
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from numerics.channel import rate, rate_derivative, rate_inverse
 
@@ -94,7 +95,8 @@ def test_increasing_and_concave(b1, b2, rho):
 def test_unreachable_rate_raises(c):
     rho = 2.0
     r = c * B * rho / np.log(2.0)
-    with pytest.raises(ValueError, match=r"rate r is unreachable with the Shannon model: c = r ln2 / \(B rho\) = .* >= 1"):
+    with pytest.raises(ValueError,
+                       match=r"rate r is unreachable with the Shannon model: c = r ln2 / \(B rho\) = .* >= 1"):
         rate_inverse("shannon", [1.0, r], B, rho)
 
 

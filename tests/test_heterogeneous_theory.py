@@ -93,7 +93,7 @@ def test_envelope_derivative_matches_finite_difference():
         sc = Scenario(**kw)
         tau0, h = 0.01, 1e-7
 
-        def F(x):
+        def F(x, sc=sc):  # the scenario of this iteration, bound (ruff B023)
             return float(np.sum(ties.envelope_slope(sc, x)[1].tokens))
 
         fd = (F(tau0 + h) - F(tau0 - h)) / (2 * h)

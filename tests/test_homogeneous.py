@@ -11,10 +11,10 @@ import mpmath as mp
 import numpy as np
 import pytest
 import sympy as sp
+from _oracles_homogeneous import brentq_theta, cvxpy_theta, enumerate_common_length, random_scenario, scenarios
 from hypothesis import given
 from hypothesis import strategies as st
 
-from _oracles_homogeneous import brentq_theta, cvxpy_theta, enumerate_common_length, random_scenario, scenarios
 from numerics import Scenario, baseline, goodput, solve_homogeneous
 from numerics.homogeneous import _Tokens, affine_round_time, band_multiplier, best_common_length, stationary_length
 from numerics.latency import round_time
@@ -56,7 +56,10 @@ def test_stationary_length_is_the_maximiser():
     with mp.workdps(40):
         for a, c0, c1 in ((0.6, 5.0, 1.0), (0.9, 1.2, 1.0), (0.99, 100.0, 0.5)):
             Lo = float(stationary_length(a, c0, c1))
-            g = lambda x: (1 - mp.mpf(a) ** (x + 1)) / (c0 + c1 * x)  # noqa: E731
+
+            def g(x, a=a, c0=c0, c1=c1):  # this iteration's values, bound (ruff B023)
+                return (1 - mp.mpf(a) ** (x + 1)) / (c0 + c1 * x)
+
             assert abs(mp.diff(g, Lo)) < 1e-13 * abs(g(Lo))
 
 
@@ -65,9 +68,9 @@ def test_stationary_length_raises():
         stationary_length(1.0, 2.0, 1.0)
     with pytest.raises(ValueError, match=r"alpha must lie in \(0, 1\), got 0.0"):
         stationary_length(0.0, 2.0, 1.0)
-    with pytest.raises(ValueError, match="c1 must be finite and > 0, got 0.0"):
+    with pytest.raises(ValueError, match=r"c1 must be finite and > 0, got 0\.0"):
         stationary_length(0.5, 2.0, 0.0)
-    with pytest.raises(ValueError, match="c0 / c1 must be finite and >= 1 for a stationary point, got 0.5"):
+    with pytest.raises(ValueError, match=r"c0 / c1 must be finite and >= 1 for a stationary point, got 0\.5"):
         stationary_length(0.5, 1.0, 2.0)
     with pytest.raises(ValueError, match="c0 / c1 must be finite and >= 1 for a stationary point, got inf"):
         stationary_length(0.5, np.inf, 1.0)
@@ -107,7 +110,7 @@ def test_band_multiplier_tied_to_kkt(model):
     P = sol["problem"]["symbols"]
     lam_f = sp.lambdify(sol["g"], sol["lambda"])
     slope_f = [sp.lambdify((b, tk, sk, ck, th.B), g) for b, tk, sk, ck, g in
-               zip(P["beta"], P["t"], P["s"], P["channel"], sol["slopes"])]
+               zip(P["beta"], P["t"], P["s"], P["channel"], sol["slopes"], strict=True)]
     rng = np.random.default_rng(3)
     sc = random_scenario(rng, 3, model, zeros=False)
     s_ = solve_homogeneous(sc)
@@ -372,5 +375,5 @@ def test_raises():
     with pytest.raises(ValueError, match="scenario must be a Scenario, got dict"):
         solve_homogeneous({"alpha": 0.8})
     ok = Scenario(alpha=0.8, t_draft=0.01, bits_per_token=0.0, bandwidth_hz=1.0, spectral_efficiency=1.0, v0=0.1)
-    with pytest.raises(ValueError, match="theta must be finite and >= 0, got -1.0"):
+    with pytest.raises(ValueError, match=r"theta must be finite and >= 0, got -1\.0"):
         best_common_length(ok, -1.0)

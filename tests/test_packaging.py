@@ -51,7 +51,8 @@ def test_proofs_check_unknown_id_is_refused(capsys):
     from proofs_check.__main__ import main as check_main
 
     assert check_main(["no-such-claim"]) == 2
-    assert capsys.readouterr().err.startswith("python -m proofs_check: error: unknown claim id 'no-such-claim'; known: ")
+    err = capsys.readouterr().err
+    assert err.startswith("python -m proofs_check: error: unknown claim id 'no-such-claim'; known: ")
 
 
 def _check_wheel(tmp_path, monkeypatch, extra=(), drop=()):

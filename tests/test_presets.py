@@ -141,20 +141,20 @@ def test_token_id_bits(V):
     assert P.token_id_bits(V) == b
 
 
-@pytest.mark.parametrize("V, l", [(2, 1), (3, 2), (4, 3), (5, 4), (6, 2)])
-def test_lattice_bits_brute_force(V, l):
-    # enumerate the lattice: vectors of V non-negative integers summing to l
-    n = sum(1 for c in itertools.product(range(l + 1), repeat=V) if sum(c) == l)
-    assert n == math.comb(l + V - 1, V - 1)
-    assert P.lattice_bits(V, l) == math.ceil(math.log2(n)) + 16
+@pytest.mark.parametrize("V, ell", [(2, 1), (3, 2), (4, 3), (5, 4), (6, 2)])
+def test_lattice_bits_brute_force(V, ell):
+    # enumerate the lattice: vectors of V non-negative integers summing to ell
+    n = sum(1 for c in itertools.product(range(ell + 1), repeat=V) if sum(c) == ell)
+    assert n == math.comb(ell + V - 1, V - 1)
+    assert P.lattice_bits(V, ell) == math.ceil(math.log2(n)) + 16
 
 
-@pytest.mark.parametrize("V, l", [(32000, 16), (248320, 16), (151936, 64), (32000, 100)])
-def test_lattice_bits_mpmath(V, l):
+@pytest.mark.parametrize("V, ell", [(32000, 16), (248320, 16), (151936, 64), (32000, 100)])
+def test_lattice_bits_mpmath(V, ell):
     mpmath.mp.dps = 60  # 60-digit log2 of the binomial: far from an integer, so ceil is exact
-    lg = mpmath.log(mpmath.binomial(l + V - 1, V - 1), 2)
+    lg = mpmath.log(mpmath.binomial(ell + V - 1, V - 1), 2)
     assert abs(lg - mpmath.nint(lg)) > 1e-20
-    assert P.lattice_bits(V, l) == int(mpmath.ceil(lg)) + 16
+    assert P.lattice_bits(V, ell) == int(mpmath.ceil(lg)) + 16
 
 
 def test_topk_and_payload_dispatch():

@@ -194,7 +194,8 @@ def test_from_toml_errors(tmp_path):
 def test_from_toml_name_too_long_or_with_nul(tmp_path):
     """New-user finding 10: Scenario.from_toml("x" * 5000) raised OSError (ENAMETOOLONG) from
     Path.is_dir; every unusable path is now a ValueError naming it (shortened: its start and length)."""
-    with pytest.raises(ValueError, match=r"scenario file 'x{100}'\.\.\. \(5000 characters\) cannot be read: File name too long"):
+    with pytest.raises(ValueError,
+                       match=r"scenario file 'x{100}'\.\.\. \(5000 characters\) cannot be read: File name too long"):
         Scenario.from_toml("x" * 5000)
     with pytest.raises(ValueError, match=r"scenario file 'a\\x00b' cannot be read"):
         Scenario.from_toml("a\0b")
