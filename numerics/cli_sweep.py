@@ -16,6 +16,7 @@ the study's number of drops (the first N drops of the study, so a larger N later
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 __all__ = ["add_parser", "run"]
@@ -49,21 +50,22 @@ def run(args: argparse.Namespace) -> int:
     if args.drops is not None and args.drops < 1:
         raise ValueError(f"--drops must be an integer >= 1, got {args.drops}")
     study = load_study(args.study)
-    res = run_sweep(study, args.out, workers=args.workers, scheduler=args.scheduler, drops=args.drops)
+    out = Path(args.out)  # --out is required, so the tables are written there
+    res = run_sweep(study, out, workers=args.workers, scheduler=args.scheduler, drops=args.drops)
     n_fail = len(res.failures)
     if not args.no_figures:  # before the report on stdout: a reader closing the pipe early loses no figure
-        n = render_figures(res, res.out_dir / "figures")
+        n = render_figures(res, out / "figures")
     print(f"study {study.name}: {res.results['drop'].nunique()} drops x {study.n_points} axis points x "
           f"{len(study.methods)} methods = {len(res.results)} solves ({res.computed_chunks} chunks computed, "
           f"{res.skipped_chunks} resumed) in {res.seconds:.1f} s; {n_fail} failed (failures.csv)")
-    print(f"wrote {res.out_dir}/results.parquet, summary.csv, headline.csv, failures.csv")
+    print(f"wrote {out}/results.parquet, summary.csv, headline.csv, failures.csv")
     top = headline(res.results, res.summary, study)
     for _, r in top.iterrows():
         print(f"  {r['method']:<13} over {r['baseline']:<19} max {100 * r['max_gain']:+7.1f} %  "
               f"p95 {100 * r['p95_gain']:+7.1f} %  best mean {100 * r['best_mean_gain']:+7.1f} % "
               f"at {r['best_mean_setting']}")
     if not args.no_figures:
-        print(f"wrote {n} study figures (PNG, PDF, CSV) to {res.out_dir / 'figures'}")
+        print(f"wrote {n} study figures (PNG, PDF, CSV) to {out / 'figures'}")
     return 0
 
 

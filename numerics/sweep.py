@@ -332,7 +332,7 @@ def _error_text(exc: BaseException) -> str:
 
 
 def _row(study: Study, point: int, drop: int, n_users: int, method: str, d=None) -> dict[str, Any]:
-    row = {c: math.nan for c in RESULT_COLUMNS}
+    row: dict[str, Any] = {c: math.nan for c in RESULT_COLUMNS}
     row.update(drop=drop, seed=study.seed, n_users=n_users, method=method, status="error", error="")
     if d is not None:
         row.update(snr_db_min=float(np.min(d.snr_db)), snr_db_median=float(np.median(d.snr_db)),

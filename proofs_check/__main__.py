@@ -49,9 +49,9 @@ def _main(argv: list[str], prog: str) -> int:
     if a.planted:
         from .planted import FAULTS, report_text, run_planted
 
-        results = run_planted(FAULTS, every_claim=a.every_claim)
-        print(report_text(results))
-        return 1 if any(not r.caught_by for r in results) else 0
+        planted = run_planted(FAULTS, every_claim=a.every_claim)
+        print(report_text(planted))
+        return 1 if any(not p.caught_by for p in planted) else 0
     unknown = [i for i in a.ids if i not in claims]
     if unknown:
         raise ValueError(f"unknown claim id {unknown[0]!r}; known: {', '.join(sorted(claims))}")
