@@ -1,4 +1,4 @@
-"""Baselines against which the Multi-SPIN gains are reported (MODEL.md section 3, "Baselines").
+"""Baselines against which the Multi-SPIN gains are reported (docs/model.md section 3, "Baselines").
 
 - ``autoregressive``: no drafting; the server makes one token per user per pass,
   G = K / (T_v(K) + T_o) (L = 0, beta = 0).
@@ -26,7 +26,7 @@ from .validation import as_choice, as_int, as_scenario, check_keywords
 
 __all__ = ["BASELINES", "baseline"]
 
-#: every baseline name, in the order of MODEL.md section 3
+#: every baseline name, in the order of docs/model.md section 3
 BASELINES = ("autoregressive", "equal-fixed", "equal-best", "equal-heterogeneous", "homogeneous", "heterogeneous")
 
 #: the common draft length of ``equal-fixed`` unless ``L`` is given
@@ -44,7 +44,7 @@ def _no_kwargs(name: str, kw: dict, allowed: tuple[str, ...] = ()) -> None:
 
 
 def baseline(scenario: Scenario, name: str, **kw) -> Solution:
-    """Operating point and goodput of the baseline ``name`` (MODEL.md section 3).
+    """Operating point and goodput of the baseline ``name`` (docs/model.md section 3).
 
     Parameters
     ----------

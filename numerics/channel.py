@@ -1,4 +1,4 @@
-"""Uplink rate models and their inverses (MODEL.md section 2, "Uplink rate").
+"""Uplink rate models and their inverses (docs/model.md section 2, "Uplink rate").
 
 - ``linear``:  r(beta) = beta B eta
 - ``shannon``: r(beta) = beta B log2(1 + rho / beta)

@@ -1,4 +1,4 @@
-"""Latency, round time and goodput of an operating point (MODEL.md section 2).
+"""Latency, round time and goodput of an operating point (docs/model.md section 2).
 
     h_k(beta)  = t_k + s_k / r_k(beta)                     per-token latency
     T_v(n)     = v0 + v1 n,  n = sum_k (L_k + 1) (ragged) or K (max_k L_k + 1) (padded)

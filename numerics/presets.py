@@ -7,11 +7,11 @@ scenario parameters:
 - draft latency per token, memory-bound roofline: t = P b / W_mem (P weights of b bytes read
   once per token from memory of bandwidth W_mem); W_mem = clock x transfers per clock x bus
   width / 8 where the data sheet gives the memory clock;
-- server verification latency, roofline (MODEL.md section 2, T_v(n) = v0 + v1 n):
+- server verification latency, roofline (docs/model.md section 2, T_v(n) = v0 + v1 n):
   v0 = P b / W_HBM (one pass over the weights) and v1 = 2 P / F_peak (2 FLOPs per weight per
   token at peak F_peak). The affine sum is the no-overlap bound of the roofline
   max(v0, v1 n): max <= v0 + v1 n <= 2 max;
-- payload per draft token (MODEL.md section 4): token id only ceil(log2 V); a lattice-quantised
+- payload per draft token (docs/model.md section 4): token id only ceil(log2 V); a lattice-quantised
   draft distribution of resolution l (Zhang et al., arXiv 2507.00605): the number of lattice
   points is the number of compositions of l into V parts, C(l + V - 1, V - 1), so
   ceil(log2 C(l + V - 1, V - 1)) + 16 bits (16 bits for the token id / side information as in

@@ -1,4 +1,4 @@
-"""The scenario: every parameter of one Multi-SPIN system (MODEL.md sections 2 and 6).
+"""The scenario: every parameter of one Multi-SPIN system (docs/model.md sections 2 and 6).
 
 A :class:`Scenario` is a frozen dataclass. Per-user fields are 1-D float64 arrays of length
 K (scalars broadcast); ``alpha`` may also be a (K, max_draft) array of position-dependent

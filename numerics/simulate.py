@@ -1,6 +1,6 @@
-"""Monte Carlo simulation of Multi-SPIN rounds (MODEL.md sections 1, 2 and 6).
+"""Monte Carlo simulation of Multi-SPIN rounds (docs/model.md sections 1, 2 and 6).
 
-Each simulated round follows the architecture of MODEL.md section 1 literally:
+Each simulated round follows the architecture of docs/model.md section 1 literally:
 
 1. every user drafts L_k tokens; each draft token is accepted by the verifier with its
    probability (alpha_k, or alpha_{k,i} at position i for a position-dependent profile),
@@ -235,7 +235,7 @@ def simulate(
     known support of the rounds (module docstring), which keeps its coverage when rejections
     are rare. Without fading
     :math:`E[\hat G] \to G = \sum_k A(\alpha_k, L_k) / T`, the analytic goodput of
-    :func:`numerics.latency.goodput` (MODEL.md section 2).
+    :func:`numerics.latency.goodput` (docs/model.md section 2).
 
     Parameters
     ----------
@@ -293,7 +293,7 @@ def simulate(
     Li = L.astype(np.int64)
     t, s = scenario.t_draft, scenario.bits_per_token
     uploads = (s > 0) & (Li > 0)
-    # fading-free drafting-plus-upload time L_k h_k(beta_k) and its makespan (MODEL.md section 2)
+    # fading-free drafting-plus-upload time L_k h_k(beta_k) and its makespan (docs/model.md section 2)
     h = per_token_latency(scenario, beta)
     finish0 = np.where(Li > 0, L * np.where(np.isfinite(h), h, 0.0), 0.0)
     makespan0 = float(finish0.max())

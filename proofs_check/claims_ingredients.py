@@ -1,4 +1,4 @@
-"""The ingredient facts of MODEL.md section 2: token law, rate models, latency.
+"""The ingredient facts of docs/model.md section 2: token law, rate models, latency.
 
 Every claim has a numeric check on seeded random instances plus adversarial ones (alpha at 0,
 1e-300, within 1e-12 of 1; draft lengths 0 and 10^4; shares near 0; c near 1), and a symbolic
@@ -25,7 +25,7 @@ from theory.symbols import B, L, T_o, a, alpha, c, r, rho, user_symbols, v0, v1
 
 from .registry import claim
 
-#: adversarial acceptance probabilities (MODEL.md sec. 2: accurate within 1e-12 of 0 and 1)
+#: adversarial acceptance probabilities (docs/model.md sec. 2: accurate within 1e-12 of 0 and 1)
 EDGE_ALPHAS = (0.0, 1e-300, 1e-12, 0.5, 1 - 1e-9, 1 - 1e-12)
 EDGE_LENGTHS = (0, 1, 2, 7, 100, 10_000)
 DPS = 50
@@ -81,7 +81,7 @@ def _sym_mean() -> str:
     assert sp.simplify(EN - alpha * (1 - alpha**L) / (1 - alpha)) == 0, EN
     A = ttok.expected_tokens()
     assert sp.simplify(A - (1 - alpha ** (L + 1)) / (1 - alpha)) == 0, A
-    return "E[N] and A derived by summation equal the MODEL.md closed forms"
+    return "E[N] and A derived by summation equal the closed forms of docs/model.md section 2"
 
 
 @claim("tokens-mean", "E[N] = alpha (1-alpha^L)/(1-alpha), A = E[N] + 1 = (1-alpha^(L+1))/(1-alpha)",
@@ -365,7 +365,7 @@ def _num_shannon_inverse() -> str:
         got = nch.rate_inverse("shannon", cc * Bw / np.log(2), Bw, 1.0)
         cf = mp.mpf(float(cc * Bw / np.log(2))) * mp.log(2) / Bw  # the c the code sees, exactly
         ref = f(cf, mp.mpf(1))
-        # beta's condition number in c is about 1/(1-c) (MODEL.md sec. 2): 1e-15 per unit of it
+        # beta's condition number in c is about 1/(1-c) (docs/model.md sec. 2): 1e-15 per unit of it
         worst = max(worst, _rel(got, ref) * (1 - float(cc)))
     assert worst <= 1e-14, worst
     return f"rate(inverse(r)) = r to {err:.1e} (SNR -10..40 dB, shares 1e-6..1); vs mpmath W_-1 ok"
@@ -419,7 +419,7 @@ def _sym_round_time() -> str:
     h = u["t"][0] + u["s"][0] / (u["beta"][0] * B * u["eta"][0])
     expect = ttok.expected_tokens().subs(one) / (u["L"][0] * h + v0 + v1 * (u["L"][0] + 1) + T_o)
     assert sp.simplify(G - expect) == 0, G
-    # K = 3, both batchings and rates, at random points: the typed MODEL.md round time
+    # K = 3, both batchings and rates, at random points: docs/model.md's round time, typed in
     import random
 
     rnd = random.Random(3)
@@ -439,7 +439,8 @@ def _sym_round_time() -> str:
             typed = drafting + v0v + v1v * n_ + Tov
             got = f(*vals)
             assert abs(got - typed) <= mp.mpf(10) ** -25 * typed, (model, bat, got, typed)
-    return "K-user round time and goodput = MODEL.md's T and G (K = 1 exactly; K = 3, both rates and batchings, mpmath)"
+    return ("K-user round time and goodput = docs/model.md's T and G "
+            "(K = 1 exactly; K = 3, both rates and batchings, mpmath)")
 
 
 @claim("latency-goodput", "T = max_k L_k h_k + T_v(n) + T_o and G = sum_k A_k / T (numerics = theory)",

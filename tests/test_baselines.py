@@ -1,4 +1,4 @@
-"""numerics.baselines (MODEL.md section 3, "Baselines").
+"""numerics.baselines (docs/model.md section 3, "Baselines").
 
 References: the closed form K / (T_v(K) + T_o) of the autoregressive baseline computed by
 hand; enumeration of every common L with the equal split (term-by-term token sums of

@@ -1,4 +1,4 @@
-"""Rate models and their inverses (MODEL.md sec. 2, "Uplink rate")."""
+"""Rate models and their inverses (docs/model.md sec. 2, "Uplink rate")."""
 
 import mpmath as mp
 import numpy as np

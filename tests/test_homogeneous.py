@@ -1,4 +1,4 @@
-"""numerics.homogeneous: the exact solver of MODEL.md H1 to H4, and its ties to theory.homogeneous.
+"""numerics.homogeneous: the exact solver of docs/model.md H1 to H4, and its ties to theory.homogeneous.
 
 Independent references (``_oracles_homogeneous``): nested SciPy brentq for theta* plus
 enumeration of every L (1e-10), CVXPY/CLARABEL on the epigraph problem (1e-6), mpmath at

@@ -1,4 +1,4 @@
-"""Latency, round time and goodput: hand-computed cases and every infeasible point (MODEL.md sec. 2)."""
+"""Latency, round time and goodput: hand-computed cases and every infeasible point (docs/model.md sec. 2)."""
 
 import numpy as np
 import pytest

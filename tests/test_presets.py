@@ -203,7 +203,7 @@ def test_cqi_table_is_consistent():
 def test_acceptance_entries():
     tab = P.tables()["acceptance"]
     ids = P.acceptance_ids()
-    assert len(ids) == len(set(ids)) == len(tab["rates"]) == 19  # 12 T5 + 3 LaMDA + 4 Vicuna (MODEL.md sec. 4)
+    assert len(ids) == len(set(ids)) == len(tab["rates"]) == 19  # 12 T5 + 3 LaMDA + 4 Vicuna (docs/model.md sec. 4)
     for r in tab["rates"]:
         assert 0.0 < r["alpha"] < 1.0 and r["source"] in tab["sources"]
     assert P.acceptance("vicuna-7b/llama-160m/spider") == 0.76

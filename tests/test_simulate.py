@@ -2,7 +2,7 @@
 baseline, interval coverage, the samplers' laws, fading, edge cases, and input validation.
 
 Reference values: the analytic goodput of numerics.latency.goodput (the closed form of
-MODEL.md section 2, itself tied to theory/ by its own tests) and the exact pmf
+docs/model.md section 2, itself tied to theory/ by its own tests) and the exact pmf
 numerics.accepted_pmf; statistical tolerances are stated beside each assertion.
 """
 
