@@ -22,7 +22,6 @@ import jax.numpy as jnp
 from ._model import Params, per_token_latency, rate
 from ._tokens import expected_tokens
 
-jax.config.update("jax_enable_x64", True)
 
 __all__ = ["project_simplex", "projected_gradient", "minimax_latency_descent", "inner_ascent", "inner_objective"]
 
