@@ -160,7 +160,8 @@ def equal_finish(params: Params, L):
     L = jnp.broadcast_to(jnp.asarray(L, dtype=jnp.float64), params.t.shape)
     need = (params.s > 0) & (L > 0)
     any_need = jnp.any(need)
-    free = jnp.max(jnp.where(need, 0.0, L * params.t))
+    drafts = ~need & (L > 0)  # only users that draft enter the max (no tie with the idle ones' zeros)
+    free = jnp.where(jnp.any(drafts), jnp.max(jnp.where(drafts, L * params.t, -jnp.inf)), 0.0)
     r_full = rate(params, jnp.ones_like(params.t))
     a = jnp.where(need, params.s * L / r_full, 0.0)  # upload time of L_k tokens on the whole band
     lo = jnp.max(jnp.where(need, L * params.t + a, 0.0))  # some user needs the whole band: sum >= 1

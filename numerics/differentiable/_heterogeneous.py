@@ -69,6 +69,7 @@ _CORNER = 1e-9         # the corner test evaluates omega at tau_sat (1 - this)
 _CAP_XTOL = 1e-9       # Brent tolerance on the common cap, relative to max_draft
 _RATIO_TOL = 1e-14     # Dinkelbach stops when g moves by less than this (relative)
 _VERTEX_BAND = 1e-9    # "band used" for the vertex test
+_HELD = 1e-9           # an interior length this close (relative) to its cap or a profile's kink counts as held
 
 
 class _Eval(NamedTuple):
@@ -174,7 +175,8 @@ def _free_kink(p: Params, ell, m, lo, hi):
         Lk = ell
     ok = free & ok & (hi > lo)
     i = jnp.argmax(ok)
-    return jnp.any(ok), jnp.log(Lk[i] * t_[i])
+    tau_k = Lk[i] * t_[i]
+    return jnp.any(ok), jnp.log(tau_k), tau_k
 
 
 def _sel(pred, new, old):
@@ -277,17 +279,16 @@ def _tau_step(p: Params, s: _Flat, e: _Eval, ell, m, tau_sat, tau_c, tau0, floor
     zs = _sel(bracketed, zeroin_init(lo, hi, flo, fhi, _TAU_EPS), zs)
     in_z = (ph == _P_ROOT) | bracketed
     zlo, zhi = jnp.minimum(zs.b, zs.c), jnp.maximum(zs.b, zs.c)
-    has_k, kap = _free_kink(p, ell, m, zlo + 0.5 * _KINK_STEP, zhi - 0.5 * _KINK_STEP)
+    has_k, kap, _ = _free_kink(p, ell, m, zlo + 0.5 * _KINK_STEP, zhi - 0.5 * _KINK_STEP)
     end = in_z & (zeroin_done(zs) | (jnp.abs(zs.fb) <= _OMEGA_TOL * e.g))
-    near_k, kap_end = _free_kink(p, ell, m, zlo - 2 * _KINK_STEP, zhi + 2 * _KINK_STEP)
+    near_k, _, tau_k = _free_kink(p, ell, m, zlo - 2 * _KINK_STEP, zhi + 2 * _KINK_STEP)
     near_k = near_k & (zhi - zlo <= 100 * _KINK_STEP)  # a collapsed bracket around the kink (a jump)
     xz, zs_next = zeroin_point(zs)
     # test just left of the kink, then (if omega > 0 there) just right of it
     xz = jnp.where(has_k, jnp.where(kap - zlo > 4 * _KINK_STEP, kap - _KINK_STEP, kap + _KINK_STEP), xz)
     zs = _sel(in_z & ~end, zs_next, zs)
-    # at the end, a kink within the final bracket is the maximiser (omega jumps there)
-    x_end = jnp.where(near_k, kap_end, zs.b)
-    x = jnp.where(in_z, jnp.exp(jnp.where(end, x_end, xz)), x)
+    # at the end, a kink within the final bracket is the maximiser (omega jumps there): its exact tau
+    x = jnp.where(in_z, jnp.where(end, jnp.where(near_k, tau_k, jnp.exp(zs.b)), jnp.exp(xz)), x)
     last = end & ~near_k & (zs.b == lx)  # the estimate is the point just evaluated
     nph = jnp.where(in_z, jnp.where(end, jnp.where(last, _P_DONE, _P_FINAL), _P_ROOT), nph)
     x = jnp.where(in_z & last, s.x, x)
@@ -383,10 +384,16 @@ def _forward(p: Params) -> _Solution:
     return _Solution(tau, out.m, e.g, e.mu, e.lam, e.r, corner)
 
 
-def _vertex(sol: _Solution):
+def _vertex(p: Params, sol: _Solution):
+    """The optimum is a vertex: every uploading user with a share held at its cap or at a kink of its
+    profile (an interior root within 1e-9 of one counts as held), the band used; lambda is then not
+    unique and F(tau; p) has a kink in p (module docstring)."""
     r = sol.r
     up = (r.status == CAP) | (r.status == KINK) | (r.status == INTERIOR) | (r.status == BAND) | (r.status == JUMP)
-    smooth = (r.status == INTERIOR) | (r.status == BAND) | (r.status == JUMP)
+    near = jnp.abs(r.L - jnp.minimum(sol.m, float(p.max_draft))) <= _HELD * r.L
+    if p.positional:
+        near = near | (jnp.abs(r.L - jnp.round(r.L)) <= _HELD * jnp.maximum(1.0, r.L))
+    smooth = ((r.status == INTERIOR) & ~near) | (r.status == BAND) | (r.status == JUMP)
     band_used = jnp.abs(jnp.sum(r.beta) - 1.0) <= _VERTEX_BAND
     return sol.corner | (band_used & jnp.any(up & (r.beta > 0)) & ~jnp.any(smooth & (r.beta > 0)))
 
@@ -432,13 +439,39 @@ def _inner_implicit(p: Params, st, sol: _Solution, lam_s, r: Response):
     L = jnp.where(r.status == CAP, st.ell,
                   jnp.where(r.status == KINK, jnp.minimum(r.seg.astype(jnp.float64), st.ell),
                             jnp.where(pos, jnp.minimum(Lb, st.ell), 0.0)))
-    L = jnp.where(up, L, st.L_free)
+    # users without upload: drafting to the deadline (tau / t), or held at their cap or, at the
+    # optimum's deadline, at the kink that fixes it (see _free_kink_tau)
+    held = (r.status == FREE) & ((p.t == 0) | (r.L < st.tau / jnp.where(p.t > 0, p.t, 1.0) * (1.0 - 1e-12))
+                                 | _at_free_kink(p, sol))
+    L = jnp.where(up, L, jnp.where(held, jnp.minimum(r.L, st.ell), st.L_free))
     return lam, beta, L
 
 
+def _at_free_kink(p: Params, sol: _Solution):
+    """(K,) bool: users without upload whose length is at a kink (cap, or an integer of a profile)
+    exactly at the optimal deadline: L t = tau (the search snaps tau there when omega jumps)."""
+    r = sol.r
+    t_ = jnp.where(p.t > 0, p.t, 1.0)
+    at = (r.status == FREE) & (p.t > 0) & (jnp.abs(r.L * t_ - sol.tau) <= 1e-12 * sol.tau) & (sol.tau > 0)
+    cap = jnp.minimum(sol.m, float(p.max_draft))
+    kink = r.L >= cap * (1.0 - 1e-12)
+    if p.positional:
+        kink = kink | (jnp.abs(r.L - jnp.round(r.L)) <= 1e-12 * jnp.maximum(1.0, r.L))
+    return at & kink
+
+
 def _goodput_interior(p: Params, sol: _Solution):
-    """G(tau*; p): deadline and cap held (Danskin), the ratio, lambda and the shares implicit."""
-    tau, m = sol.tau, sol.m
+    """G(tau*; p): deadline and cap held (Danskin), the ratio, lambda and the shares implicit.
+
+    Where a user without upload sits at a kink exactly at the deadline (omega jumps there: the
+    search put tau on it), the deadline follows that kink, tau = L_k t_k, with L_k held.
+    """
+    m = sol.m
+    kink = _at_free_kink(p, sol)
+    k = jnp.argmax(kink)
+    Lk = sol.r.L[k]
+    Lk = jnp.where(jnp.abs(Lk - jnp.round(Lk)) <= 1e-12 * jnp.maximum(1.0, Lk), jnp.round(Lk), Lk)
+    tau = jnp.where(jnp.any(kink), Lk * p.t[k], sol.tau)
     v1r = _price_coef(p)
     K = p.n_users
 
@@ -473,7 +506,7 @@ def _goodput_vertex(p: Params, sol: _Solution):
 def _assemble(params: Params, sol: _Solution) -> HeterogeneousOptimum:
     """The differentiable optimum from the forward solution (module docstring, differentiation)."""
     sol = jax.tree_util.tree_map(jax.lax.stop_gradient, sol)
-    vertex = _vertex(sol)
+    vertex = _vertex(params, sol)
     Gi, tau_i, lam_i, beta_i, L_i = _goodput_interior(params, sol)
     Gv, tau_v, lam_v, beta_v, L_v = _goodput_vertex(params, sol)
     pick = lambda a, b: jnp.where(vertex, a, b)  # noqa: E731
