@@ -33,6 +33,7 @@ import numpy as np
 
 from .channel import rate, rate_inverse
 from .scenario import Scenario
+from .validation import as_draft_lengths, as_float, as_scenario
 
 __all__ = ["share_for_deadline", "equal_finish_allocation", "equal_finish_root"]
 
@@ -51,9 +52,11 @@ def share_for_deadline(scenario: Scenario, L, T) -> np.ndarray:
     Raises
     ------
     ValueError
-        If T <= L_k t_k for an uploading user (the deadline cannot be met with any share).
+        If T <= L_k t_k for an uploading user (the deadline cannot be met with any share), or
+        for a bad scenario, L or T (:mod:`numerics.validation`).
     """
-    L = np.broadcast_to(np.asarray(L, dtype=np.float64), (scenario.n_users,))
+    L = as_draft_lengths(as_scenario(scenario), L, continuous=True, capped=False)
+    T = as_float("T", T)
     s = scenario.bits_per_token
     need = (s > 0) & (L > 0)
     slack = T - L * scenario.t_draft
@@ -131,6 +134,13 @@ def equal_finish_root(rate_model: str, c, d, bandwidth_hz: float, channel) -> tu
     d = np.asarray(d, dtype=np.float64)
     ch = np.asarray(channel, dtype=np.float64)
     B = float(bandwidth_hz)
+    # Work with times measured from the latest drafting end c_max (T' = T - c_max, c' = c - c_max
+    # <= 0): every formula uses only the slacks q_k = T - c_k = T' - c'_k, and T' is of the size of
+    # the upload times. In absolute time the slack of the latest user would be the difference of
+    # two nearly equal numbers, 0 once the upload time is below eps c_max (a huge band:
+    # B = 1e22 Hz with t = 1 ms), and its share d / (B eta q) infinite.
+    c_max = float(np.max(c))
+    c = c - c_max
     a = d / rate(rate_model, 1.0, B, ch)  # upload time with the whole band
     # bracket: at lo some user needs the whole band, so S(lo) >= 1; at hi every
     # beta_k <= a_k / sum(a) because r(beta) >= beta r(1) (concave, r(0) = 0), so S(hi) <= 1
@@ -170,7 +180,7 @@ def equal_finish_root(rate_model: str, c, d, bandwidth_hz: float, channel) -> tu
     total = float(np.sum(beta))
     if total > 1.0:  # never above 1 (feasibility is checked strictly downstream); ~1 ulp
         beta = beta * ((1.0 - 2 * _EPS) / total)
-    return T, beta
+    return c_max + T, beta
 
 
 def equal_finish_allocation(scenario: Scenario, L) -> tuple[np.ndarray, float]:
@@ -197,8 +207,8 @@ def equal_finish_allocation(scenario: Scenario, L) -> tuple[np.ndarray, float]:
     >>> beta.round(12).tolist(), round(T, 12)   # shares proportional to s_k; T = 1 + 3
     ([0.25, 0.75], 4.0)
     """
-    K = scenario.n_users
-    L = np.broadcast_to(np.asarray(L, dtype=np.float64), (K,))
+    K = as_scenario(scenario).n_users
+    L = as_draft_lengths(scenario, L, continuous=True, capped=False)
     s, t = scenario.bits_per_token, scenario.t_draft
     need = (s > 0) & (L > 0)
     free_time = float(np.max(np.where(need, 0.0, L * t)))

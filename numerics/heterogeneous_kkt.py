@@ -903,7 +903,15 @@ def solve_inner(inner: Inner, lam0: float | None = None, tol: float = 1e-14) -> 
         S_prev = abs(S)
         u_cur = u_new
     if best is None:
-        if rec_lo is None or rec_hi is None or not np.isfinite(rec_lo[4]):  # S is monotone, changes sign
+        if rec_hi is not None and (rec_lo is None or not np.isfinite(rec_lo[4])):
+            # S < 0 down to the smallest positive lambda the float range holds, S = +inf only at lambda = 0
+            # (an unreachable cap, e.g. a deadline of 1e-18 s in the padded search): the band is worth
+            # nothing at any representable price; keep the response at the smallest lambda tried
+            # (feasible, band under-used; any lambda >= 0 gives a valid dual bound). Found by the
+            # 60-example test_regimes_nest (issue 11); the issue-9 rebuild replaces this module.
+            lam_hi, b_hi, L_hi, L1_hi, _ = rec_hi
+            return make(lam_hi, b_hi, L_hi, L1_hi)
+        if rec_lo is None or rec_hi is None:  # S is monotone, changes sign
             raise RuntimeError("lambda root of the inner problem not bracketed")
         lam_lo, b_lo, _, _, S_lo = rec_lo
         lam_hi, b_hi, L_hi, L1_hi, S_hi = rec_hi

@@ -56,6 +56,7 @@ from .latency import batch_size, check_point, tokens_per_round, verification_lat
 from .scenario import Scenario
 from .solution import Solution
 from .tokens import marginal_tokens
+from .validation import as_choice, as_scenario
 
 __all__ = ["SensitivityTable", "sensitivity", "sensitivity_autodiff", "profile_alpha_derivative"]
 
@@ -117,12 +118,10 @@ class SensitivityTable:
 
 
 def _check_inputs(scenario, solution, mode):
-    if not isinstance(scenario, Scenario):
-        raise ValueError(f"scenario must be a numerics.Scenario, got {type(scenario).__name__}")
+    as_scenario(scenario)
     if not isinstance(solution, Solution):
         raise ValueError(f"solution must be a numerics.Solution, got {type(solution).__name__}")
-    if mode not in _MODES:
-        raise ValueError(f"lengths must be one of {_MODES}, got {mode!r}")
+    as_choice("lengths", mode, _MODES)
     L, beta = check_point(scenario, solution.draft_lengths, solution.bandwidth, continuous=True)
     if mode == "auto":
         mode = "fixed" if np.all(L == np.round(L)) else "optimal"
@@ -247,7 +246,8 @@ def sensitivity(scenario: Scenario, solution: Solution, lengths: str = "auto") -
     total = G / D  # sum_k nu_k (stationarity in tau)
     free = binding & ~up  # finish at the makespan without uploading
     if up_bind.any():
-        g = s * rate_derivative(scenario.rate_model, np.where(up, beta, 1.0), B, ch) / r_ ** 2  # -h_k'(beta_k)
+        # -h_k'(beta_k) = s r' / r^2, as (s / r)(r' / r): r^2 overflows above 1.3e154 bit/s
+        g = (s / r_) * (rate_derivative(scenario.rate_model, np.where(up, beta, 1.0), B, ch) / r_)
         g = np.where(up, g, 1.0)
         w = np.where(up_bind, 1.0 / (np.where(up, L, 1.0) * g), 0.0)
     else:
@@ -313,7 +313,7 @@ def sensitivity(scenario: Scenario, solution: Solution, lengths: str = "auto") -
         dh_dch = np.where(up, -s / (r_ * ch), 0.0)
     else:
         dr_drho = B * beta / ((beta + ch) * math.log(2.0))
-        dh_dch = np.where(up, -s * dr_drho / r_ ** 2, 0.0)
+        dh_dch = np.where(up, -(s / r_) * (dr_drho / r_), 0.0)
     dh_dB = np.where(up, -s / (r_ * B), 0.0)  # r(beta; B) = B r(beta; 1): dr/dB = r / B
     dh_ds = np.where(up, 1.0 / r_, 0.0)
 
@@ -362,7 +362,8 @@ def _tokens_alpha_derivative(alpha, L):
     def psi(z):
         small = z < 0.5
         zs = np.where(small, 1.0, z)
-        direct = 1.0 / np.expm1(zs) - 1.0 / zs
+        with np.errstate(over="ignore"):  # expm1 of a large z is inf: 1/inf = 0 is the value
+            direct = 1.0 / np.expm1(zs) - 1.0 / zs
         zz = np.where(small, z, 0.0)
         # Bernoulli series -1/2 + z/12 - z^3/720 + z^5/30240 - z^7/1209600 + z^9/47900160 (error < 1e-16 at z < 1/2)
         series = -0.5 + zz * (1 / 12 + zz ** 2 * (-1 / 720 + zz ** 2 * (1 / 30240 + zz ** 2 * (-1 / 1209600 + zz ** 2 / 47900160))))
@@ -405,8 +406,8 @@ def sensitivity_autodiff(scenario: Scenario, solution: Solution, lengths: str = 
     band_value = 0.0
     if up.any():  # lambda = nu_k L_k (-h_k'(beta_k)) on an uploading user
         k = int(np.flatnonzero(up)[0])
-        g = scenario.bits_per_token[k] * float(rate_derivative(
-            scenario.rate_model, beta[k], scenario.bandwidth_hz, scenario.channel[k])) / r_[k] ** 2
+        g = (scenario.bits_per_token[k] / r_[k]) * (float(rate_derivative(
+            scenario.rate_model, beta[k], scenario.bandwidth_hz, scenario.channel[k])) / r_[k])
         band_value = float(nu[k] * L[k] * g)
     profile = d.alpha if scenario.positional else None
     users = {

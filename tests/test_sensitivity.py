@@ -207,15 +207,6 @@ def test_continuous_heterogeneous_corner_every_user_at_the_cap():
     _fd_check(env, sc, lambda s: _jax_optimum_solution(s)[0].goodput, per_user=False)
 
 
-def _heterogeneous_available() -> bool:
-    try:
-        from numerics.heterogeneous import solve_heterogeneous  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _heterogeneous_available(), reason="numerics.heterogeneous not available yet")
 @pytest.mark.parametrize("integer", [True, False])
 def test_heterogeneous_solver_envelope_vs_fd(integer):
     from numerics.heterogeneous import solve_heterogeneous
@@ -250,7 +241,7 @@ def test_to_text_lists_every_user_and_the_system_rows():
 def test_bad_input_raises():
     sc = _scenario("linear")
     sol = solve_homogeneous(sc)
-    with pytest.raises(ValueError, match="scenario must be a numerics.Scenario, got str"):
+    with pytest.raises(ValueError, match="scenario must be a Scenario, got str"):
         sensitivity("x", sol)
     with pytest.raises(ValueError, match="solution must be a numerics.Solution, got dict"):
         sensitivity(sc, {})
@@ -333,7 +324,7 @@ def test_bits_per_token_and_profile_derivatives_vs_solver_fd():
 
 
 # ============================================================== figure: marginal goodput
-REGIMES = ("homogeneous", "heterogeneous") if _heterogeneous_available() else ("homogeneous",)
+REGIMES = ("homogeneous", "heterogeneous")
 
 
 @pytest.fixture(scope="module")

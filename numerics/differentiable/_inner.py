@@ -109,9 +109,10 @@ def capacity(p: Params, tau, beta):
     r, r1, r2 = rate_terms(p, beta)
     s = jnp.where(p.s > 0, p.s, 1.0)
     D = s + p.t * r
+    sD, r1D = s / D, r1 / D  # ratios first: D^2 overflows for rates above 1.3e154 bit/s
     L = tau * r / D
-    L1 = tau * s * r1 / D ** 2
-    L2 = tau * s * (r2 * D - 2.0 * p.t * r1 ** 2) / D ** 3
+    L1 = tau * sD * r1D
+    L2 = tau * sD * (r2 / D - 2.0 * p.t * r1D ** 2)
     return L, L1, L2
 
 

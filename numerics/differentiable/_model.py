@@ -73,10 +73,9 @@ jax.tree_util.register_dataclass(Params, data_fields=_FIELDS, meta_fields=["rate
 
 
 def _check_scenario(scenario) -> None:
-    from ..scenario import Scenario
+    from ..validation import as_scenario
 
-    if not isinstance(scenario, Scenario):
-        raise ValueError(f"scenario must be a numerics.Scenario, got {type(scenario).__name__}")
+    as_scenario(scenario)
 
 
 def _scenario_arrays(scenario) -> dict:
