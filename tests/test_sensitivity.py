@@ -337,26 +337,36 @@ def figure_table():
 def test_marginal_goodput_figure_table(figure_table):
     from figures import marginal_goodput as fig
     from figures._pipeline import check_table
+    from numerics.heterogeneous import solve_heterogeneous
 
-    sc = fig.default_scenario()
+    systems = fig.scenarios()
+    sc = systems["linear"]
     assert sc.n_users == 6 and len(np.unique(sc.t_draft)) == 6 and len(np.unique(sc.spectral_efficiency)) == 6
+    sp = systems["shannon-v1-profile"]
+    assert sp.rate_model == "shannon" and sp.v1 > 0 and sp.positional  # issue 15 item 5
     t = figure_table
-    assert check_table(t) == 6 * len(REGIMES)
-    for regime in REGIMES:
-        m = t["regime"] == regime
-        sol = solve_homogeneous(sc) if regime == "homogeneous" else numerics.baseline(sc, "heterogeneous", integer=True)
-        assert np.array_equal(t["L"][m], sol.draft_lengths) and np.array_equal(t["beta"][m], sol.bandwidth)
-        served = t["beta"][m] > 0
-        per_user = t["per_mhz_user"][m]
-        # KKT: the marginal value of band is the same for every served user, 0 for the others
-        assert np.allclose(per_user[served], per_user[served][0], rtol=1e-10) and np.all(per_user[~served] == 0)
-        # linear rate: r depends on beta B only, so an extra MHz is worth the same wherever it goes
-        assert np.allclose(t["per_mhz_total"][m], per_user[served][0], rtol=1e-12)
-        env = sensitivity(sc, sol)
-        assert np.array_equal(t["per_alpha"][m], 0.01 * env.users["dG_dalpha"])
-        assert np.all(t["per_alpha"][m] > 0) and np.all(t["goodput"][m] == sol.goodput)
+    assert check_table(t) == 6 * len(REGIMES) * len(systems)
+    for name, sc in systems.items():
+        for regime in REGIMES:
+            m = (t["regime"] == regime) & (t["scenario"] == name)
+            sol = solve_homogeneous(sc) if regime == "homogeneous" else solve_heterogeneous(sc, integer=True)
+            assert np.array_equal(t["L"][m], sol.draft_lengths) and np.array_equal(t["beta"][m], sol.bandwidth)
+            served = t["beta"][m] > 0
+            per_user = t["per_mhz_user"][m]
+            # KKT: the marginal value of band is the same for every served user, 0 for the others
+            assert np.allclose(per_user[served], per_user[served][0], rtol=1e-10) and np.all(per_user[~served] == 0)
+            env = sensitivity(sc, sol)
+            assert np.array_equal(t["per_alpha"][m], 0.01 * env.users["dG_dalpha"])
+            assert np.all(t["per_alpha"][m] > 0) and np.all(t["goodput"][m] == sol.goodput)
+            if sc.rate_model == "linear":
+                # r depends on beta B only, so an extra MHz is worth the same wherever it goes
+                assert np.allclose(t["per_mhz_total"][m], per_user[served][0], rtol=1e-12)
+            else:
+                # Shannon: B dG/dB = sum_k nu_k L_k s_k / r_k = lambda sum_k r_k / r'_k > lambda sum_k beta_k
+                # = lambda, since r(beta) > beta r'(beta) for a strictly concave rate with r(0) = 0
+                assert np.all(t["per_mhz_total"][m] > per_user[served][0])
     # at a common draft length A is convex in alpha: +0.01 is worth more to the better drafter
-    h = t["regime"] == "homogeneous"
+    h = (t["regime"] == "homogeneous") & (t["scenario"] == "linear")
     order = np.argsort(t["alpha"][h])
     assert np.all(np.diff(t["per_alpha"][h][order]) > 0)
 
@@ -372,5 +382,5 @@ def test_marginal_goodput_figure_draws(figure_table):
 
     assert figure_modules()["marginal_goodput"] is fig and fig.TITLE.endswith(".")
     f = fig.plot(figure_table)
-    assert len(f.axes) == 2 and all(ax.patches for ax in f.axes)
+    assert len(f.axes) == 4 and all(ax.patches for ax in f.axes)
     plt.close(f)
