@@ -110,7 +110,7 @@ _PUBLIC = {
     _heterogeneous: ["d3_shares", "d3_allocation", "inner_allocation", "inner_value", "heterogeneous_optimum",
                      "heterogeneous_goodput", "heterogeneous_value_and_grad"],
     _ascent: ["project_simplex", "projected_gradient", "minimax_latency_descent", "inner_objective",
-              "inner_ascent"],
+              "inner_ascent", "full_objective", "full_ascent"],
 }
 
 for _mod, _names in _PUBLIC.items():
