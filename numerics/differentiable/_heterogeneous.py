@@ -193,7 +193,7 @@ def _solve_tau(p: Params, m, tau_guess):
     new price and the lambda search again at the same deadline), then omega(tau) and the
     deadline search: the start tau0 (the homogeneous estimate); a walk by growing factors
     (1.5, 2.25, 5.1, ...) until omega changes sign -- upwards at most to tau_sat (1 - 1e-9),
-    where omega > 0 means the corner tau_sat, and downwards at least to tau_sat 1e-15, below
+    where omega > 0 means the corner tau_sat, and downwards at least to tau_sat 1e-100, below
     which no drafting pays and the smallest deadline tried is kept; Brent's root finder in
     ln(tau) (a kink of a user without upload inside the bracket is tested directly), stopped
     at 1e-12 or where |omega| <= 1e-11 g; a final evaluation at its estimate unless that was
