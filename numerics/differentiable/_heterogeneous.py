@@ -64,7 +64,7 @@ __all__ = ["d3_shares", "d3_allocation", "inner_allocation", "inner_value", "het
 _TAU_EPS = 1e-12       # Brent's tolerance in ln(tau)
 _OMEGA_TOL = 1e-11     # ... or stop where |omega| <= this x g (tau then within ~1e-11 relative)
 _KINK_STEP = 1e-13     # a kink is tested at ln(tau) this far from it
-_TAU_FLOOR = 1e-100    # below tau_sat x this the optimum is "no drafting" (tau -> 0; G there within 1e-100 of G(0))
+_TAU_FLOOR = 1e-15     # below tau_sat x this the optimum is "no drafting" (tau -> 0)
 _CORNER = 1e-9         # the corner test evaluates omega at tau_sat (1 - this)
 _CAP_XTOL = 1e-9       # Brent tolerance on the common cap, relative to max_draft
 _RATIO_TOL = 1e-14     # Dinkelbach stops when g moves by less than this (relative)
@@ -193,7 +193,7 @@ def _solve_tau(p: Params, m, tau_guess):
     new price and the lambda search again at the same deadline), then omega(tau) and the
     deadline search: the start tau0 (the homogeneous estimate); a walk by growing factors
     (1.5, 2.25, 5.1, ...) until omega changes sign -- upwards at most to tau_sat (1 - 1e-9),
-    where omega > 0 means the corner tau_sat, and downwards at least to tau_sat 1e-100, below
+    where omega > 0 means the corner tau_sat, and downwards at least to tau_sat 1e-15, below
     which no drafting pays and the smallest deadline tried is kept; Brent's root finder in
     ln(tau) (a kink of a user without upload inside the bracket is tested directly), stopped
     at 1e-12 or where |omega| <= 1e-11 g; a final evaluation at its estimate unless that was
