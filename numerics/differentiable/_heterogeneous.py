@@ -194,7 +194,7 @@ def _solve_tau(p: Params, m, tau_guess):
     deadline search: the start tau0 (the homogeneous estimate); a walk by growing factors
     (1.5, 2.25, 5.1, ...) until omega changes sign -- upwards at most to tau_sat (1 - 1e-9),
     where omega > 0 means the corner tau_sat, and downwards at least to tau_sat 1e-15, below
-    which no drafting pays and the smallest deadline tried is kept; Brent's root finder in
+    which no drafting pays and the limit tau = 0 is evaluated; Brent's root finder in
     ln(tau) (a kink of a user without upload inside the bracket is tested directly), stopped
     at 1e-12 or where |omega| <= 1e-11 g; a final evaluation at its estimate unless that was
     the last point evaluated. A new deadline starts lambda from the last one, moved by
@@ -272,7 +272,10 @@ def _tau_step(p: Params, s: _Flat, e: _Eval, ell, m, tau_sat, tau_c, tau0, floor
     x = jnp.where(walking & more, jnp.where(up, x_up, x_dn), x)
     x = jnp.where(walking & pos & at_top, tau_sat, x)
     nph = jnp.where(walking, jnp.where(more, _P_WALK, jnp.where(bracketed, _P_ROOT, _P_FINAL)), nph)
-    nph = jnp.where(nothing, _P_DONE, nph)  # the point just evaluated is the answer
+    # omega <= 0 down to the floor: the supremum is the limit tau -> 0 (G decreases in tau there),
+    # evaluated exactly at tau = 0 (every length 0 but free drafters without upload)
+    x = jnp.where(nothing, 0.0, x)
+    nph = jnp.where(nothing, _P_FINAL, nph)
     fac = jnp.where(walking & more, s.fac * s.fac, s.fac)
     # Brent in ln(tau); a kink of a user without upload inside the bracket is tested first
     zs = _sel(ph == _P_ROOT, zeroin_update(s.zs, lx, om), s.zs)
