@@ -108,7 +108,7 @@ def _solve(scenario: Scenario, regime: str):
         from numerics import solve_homogeneous
 
         return solve_homogeneous(scenario)
-    from numerics.heterogeneous import solve_heterogeneous  # documented interface (docs/model.md sec. 6)
+    from numerics import solve_heterogeneous  # documented interface (docs/model.md sec. 6)
 
     return solve_heterogeneous(scenario, integer=True)
 

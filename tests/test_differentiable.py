@@ -576,7 +576,7 @@ def test_heterogeneous_optimum_is_the_best_deadline():
 
 
 def _heterogeneous_solver():
-    from numerics.heterogeneous import solve_heterogeneous
+    from numerics import solve_heterogeneous
 
     return solve_heterogeneous
 
@@ -628,7 +628,7 @@ def test_jax_optimum_matches_numpy_on_handpicked_cases(kw):
     """Two independent implementations of D1-D5 (NumPy solve_heterogeneous(integer=False) and the
     JAX solver) agree; the last scenario is the corner where every user is capped."""
     sc = _scenario("linear", **kw)
-    from numerics.heterogeneous import solve_heterogeneous
+    from numerics import solve_heterogeneous
 
     sol = solve_heterogeneous(sc, integer=False)
     opt = jd.heterogeneous_optimum(jd.params_from_scenario(sc))

@@ -209,7 +209,7 @@ def test_continuous_heterogeneous_corner_every_user_at_the_cap():
 
 @pytest.mark.parametrize("integer", [True, False])
 def test_heterogeneous_solver_envelope_vs_fd(integer):
-    from numerics.heterogeneous import solve_heterogeneous
+    from numerics import solve_heterogeneous
 
     sc = _scenario("linear", overhead=0.01)
     sol = solve_heterogeneous(sc, integer=integer)
@@ -264,7 +264,7 @@ def test_bad_input_raises():
 
 # ============================================================== every scenario (issue 15)
 def _np_continuous(sc: Scenario):
-    from numerics.heterogeneous import solve_heterogeneous
+    from numerics import solve_heterogeneous
 
     return solve_heterogeneous(sc, integer=False)
 
@@ -282,7 +282,7 @@ def test_every_kind_envelope_vs_implicit_autodiff(static):
             continue  # the NumPy cap search is not reliable there (reported to i9-solver): see the slow test
         sc = kind_scenario(7, K, model, v1, batching, profile, edge)
         sols = [solve_homogeneous(sc), _np_continuous(sc)]
-        from numerics.heterogeneous import solve_heterogeneous
+        from numerics import solve_heterogeneous
 
         sols.append(solve_heterogeneous(sc, integer=True))
         for sol in sols:
@@ -337,7 +337,7 @@ def figure_table():
 def test_marginal_goodput_figure_table(figure_table):
     from figures import marginal_goodput as fig
     from figures._pipeline import check_table
-    from numerics.heterogeneous import solve_heterogeneous
+    from numerics import solve_heterogeneous
 
     systems = fig.scenarios()
     sc = systems["linear"]
