@@ -58,7 +58,7 @@ from .solution import Solution
 from .tokens import marginal_tokens
 from .validation import as_choice, as_scenario
 
-__all__ = ["SensitivityTable", "sensitivity", "sensitivity_autodiff", "profile_alpha_derivative"]
+__all__ = ["SensitivityTable", "profile_alpha_derivative", "sensitivity", "sensitivity_autodiff"]
 
 #: relative tolerance for "finishes at the makespan", "uses the whole band" and "at a kink"
 KKT_TOL = 1e-9
@@ -170,9 +170,9 @@ def profile_alpha_derivative(alphas, L):
     a = np.asarray(alphas, dtype=np.float64)
     L = np.asarray(L, dtype=np.float64)
     K, M = a.shape
-    l = np.clip(np.ceil(L).astype(np.int64) - 1, 0, M - 1)  # segment (l, l + 1], 0-based index of its slope
+    seg = np.clip(np.ceil(L).astype(np.int64) - 1, 0, M - 1)  # segment (seg, seg + 1], 0-based index of its slope
     i = np.arange(M)[None, :]
-    w = np.where(i < l[:, None], 1.0, np.where(i == l[:, None], (L - l)[:, None], 0.0))
+    w = np.where(i < seg[:, None], 1.0, np.where(i == seg[:, None], (L - seg)[:, None], 0.0))
     Q = np.zeros((K, M + 1))
     for j in range(M - 1, -1, -1):
         nxt = a[:, j + 1] if j + 1 < M else np.zeros(K)

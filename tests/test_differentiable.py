@@ -21,16 +21,21 @@ import pytest
 import sympy as sp
 from _scenario_kinds import STATIC_KINDS, kind_scenario
 
-from numerics import Scenario, equal_finish_allocation
-from numerics import differentiable as jd
-from numerics import goodput as np_goodput
-from numerics.differentiable._lambertw import _MU, _branch_series_coefficients
-
 import theory.channel as thc
 import theory.heterogeneous as thh
 import theory.homogeneous as thhom
 import theory.tokens as tht
-from theory.symbols import B, L as L_sym, alpha as a_sym, beta as b_sym, eta, lam, r as r_sym, rho, s as s_sym, t as t_sym, tau, theta
+from numerics import Scenario, equal_finish_allocation
+from numerics import differentiable as jd
+from numerics import goodput as np_goodput
+from numerics.differentiable._lambertw import _MU, _branch_series_coefficients
+from theory.symbols import B, eta, lam, rho, tau, theta
+from theory.symbols import L as L_sym
+from theory.symbols import alpha as a_sym
+from theory.symbols import beta as b_sym
+from theory.symbols import r as r_sym
+from theory.symbols import s as s_sym
+from theory.symbols import t as t_sym
 
 EPS = np.finfo(float).eps
 K = 5
@@ -206,7 +211,8 @@ def test_tokens_and_derivatives_match_theory_at_50_digits():
 
 
 def test_tokens_agree_with_numpy_model():
-    from numerics import expected_tokens as np_tokens, marginal_tokens as np_marginal
+    from numerics import expected_tokens as np_tokens
+    from numerics import marginal_tokens as np_marginal
 
     a = np.array([x for x in ALPHAS for _ in LENGTHS])
     Ls = np.array([y for _ in ALPHAS for y in LENGTHS])

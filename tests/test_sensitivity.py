@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from _scenario_kinds import STATIC_KINDS, kind_scenario
 
 import numerics

@@ -64,13 +64,23 @@ import functools
 import jax
 
 from . import _allocation, _ascent, _heterogeneous, _lambertw, _model, _tokens
-from ._heterogeneous import BAND, CAP, FREE, INTERIOR, JUMP, KINK, OFF, HeterogeneousOptimum
 from ._allocation import HomogeneousOptimum
+from ._heterogeneous import BAND, CAP, FREE, INTERIOR, JUMP, KINK, OFF, HeterogeneousOptimum
 from ._model import Params
 
 __all__ = [
-    "require_float64", "BRANCH_POINT", "Params", "HeterogeneousOptimum", "HomogeneousOptimum",
-    "OFF", "FREE", "CAP", "KINK", "INTERIOR", "BAND", "JUMP",
+    "BAND",
+    "BRANCH_POINT",
+    "CAP",
+    "FREE",
+    "INTERIOR",
+    "JUMP",
+    "KINK",
+    "OFF",
+    "HeterogeneousOptimum",
+    "HomogeneousOptimum",
+    "Params",
+    "require_float64",
 ]
 
 BRANCH_POINT = _lambertw.BRANCH_POINT

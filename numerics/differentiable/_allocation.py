@@ -33,9 +33,18 @@ from ._lambertw import lambertw
 from ._model import Params, marginal, rate, tokens, verification_latency
 from ._roots import newton_bracketed
 
-__all__ = ["share_for_rate", "share_for_deadline", "equal_finish", "h2_allocation",
-           "homogeneous_goodput", "fixed_length_goodput", "fixed_length_value_and_grad", "bisect",
-           "HomogeneousOptimum", "homogeneous_optimum"]
+__all__ = [
+    "HomogeneousOptimum",
+    "bisect",
+    "equal_finish",
+    "fixed_length_goodput",
+    "fixed_length_value_and_grad",
+    "h2_allocation",
+    "homogeneous_goodput",
+    "homogeneous_optimum",
+    "share_for_deadline",
+    "share_for_rate",
+]
 
 _LN2 = math.log(2.0)
 

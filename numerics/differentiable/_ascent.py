@@ -21,9 +21,15 @@ import jax.numpy as jnp
 
 from ._model import Params, per_token_latency, rate, tokens, verification_latency
 
-
-__all__ = ["project_simplex", "projected_gradient", "minimax_latency_descent", "inner_ascent", "inner_objective",
-           "full_objective", "full_ascent"]
+__all__ = [
+    "full_ascent",
+    "full_objective",
+    "inner_ascent",
+    "inner_objective",
+    "minimax_latency_descent",
+    "project_simplex",
+    "projected_gradient",
+]
 
 
 def project_simplex(v):

@@ -46,20 +46,67 @@ import numpy as np
 
 from ._allocation import equal_finish
 from ._inner import (
-    BAND, CAP, FREE, INTERIOR, JUMP, KINK, OFF, LamState, Response, capacity, d3_shares as _d3_shares_raw,
-    envelope_tau, lam_cold_start, lam_finish, lam_start, lam_trivial, lam_update, lambda_slope, marginal_value,
-    optimality, respond, solve_lambda, stage,
+    BAND,
+    CAP,
+    FREE,
+    INTERIOR,
+    JUMP,
+    KINK,
+    OFF,
+    LamState,
+    Response,
+    capacity,
+    envelope_tau,
+    lam_cold_start,
+    lam_finish,
+    lam_start,
+    lam_trivial,
+    lam_update,
+    lambda_slope,
+    marginal_value,
+    optimality,
+    respond,
+    solve_lambda,
+    stage,
+)
+from ._inner import (
+    d3_shares as _d3_shares_raw,
 )
 from ._model import Params, marginal, tokens
 from ._roots import (
-    ZeroinState, brent_done, brent_init, brent_point, brent_start, brent_update, newton_bracketed, zeroin_done,
-    zeroin_init, zeroin_point, zeroin_update,
+    BrentState,
+    ZeroinState,
+    brent_done,
+    brent_init,
+    brent_point,
+    brent_start,
+    brent_update,
+    newton_bracketed,
+    zeroin_done,
+    zeroin_init,
+    zeroin_point,
+    zeroin_update,
 )
 from ._tokens import profile_slopes
 
-__all__ = ["d3_shares", "d3_allocation", "inner_allocation", "inner_value", "heterogeneous_optimum",
-           "HeterogeneousOptimum", "heterogeneous_goodput", "heterogeneous_value_and_grad",
-           "heterogeneous_solve", "OFF", "FREE", "CAP", "KINK", "INTERIOR", "BAND", "JUMP"]
+__all__ = [
+    "BAND",
+    "CAP",
+    "FREE",
+    "INTERIOR",
+    "JUMP",
+    "KINK",
+    "OFF",
+    "HeterogeneousOptimum",
+    "d3_allocation",
+    "d3_shares",
+    "heterogeneous_goodput",
+    "heterogeneous_optimum",
+    "heterogeneous_solve",
+    "heterogeneous_value_and_grad",
+    "inner_allocation",
+    "inner_value",
+]
 
 _TAU_EPS = 1e-12       # Brent's tolerance in ln(tau)
 _OMEGA_TOL = 1e-11     # ... or stop where |omega| <= this x g (tau then within ~1e-11 relative)

@@ -46,10 +46,34 @@ from ._lambertw import lambertw_exp
 from ._model import Params, marginal, tokens
 from ._tokens import profile_slopes
 
-__all__ = ["OFF", "FREE", "CAP", "KINK", "INTERIOR", "BAND", "JUMP", "Stage", "Response", "stage", "respond",
-           "solve_lambda", "lambda_slope", "LamState", "lam_start", "lam_trivial", "lam_cold_start", "lam_update",
-           "lam_finish", "d3_shares", "rate_terms", "capacity", "stop_short", "envelope_tau", "optimality",
-           "marginal_value"]
+__all__ = [
+    "BAND",
+    "CAP",
+    "FREE",
+    "INTERIOR",
+    "JUMP",
+    "KINK",
+    "OFF",
+    "LamState",
+    "Response",
+    "Stage",
+    "capacity",
+    "d3_shares",
+    "envelope_tau",
+    "lam_cold_start",
+    "lam_finish",
+    "lam_start",
+    "lam_trivial",
+    "lam_update",
+    "lambda_slope",
+    "marginal_value",
+    "optimality",
+    "rate_terms",
+    "respond",
+    "solve_lambda",
+    "stage",
+    "stop_short",
+]
 
 OFF, FREE, CAP, KINK, INTERIOR, BAND, JUMP = range(7)
 
@@ -528,7 +552,7 @@ def lambda_slope(p: Params, st: Stage, lam, r: Response, A1=None):
     if p.positional:
         A2 = jnp.zeros_like(A1)
     else:
-        A2 = -(-jnp.log(jnp.where(p.alpha > 0, p.alpha, 0.5))) * A1
+        A2 = jnp.log(jnp.where(p.alpha > 0, p.alpha, 0.5)) * A1  # A'' = ln(alpha) A'
     held = st.up & ((r.status == CAP) | (r.status == KINK)) & (r.beta > 0) & (r.L1 > 0)
     db_tau = jnp.where(inner, -(A2 * r.L + A1 - st.mu) * r.L1 / tau_ * r.dbdl, 0.0)
     db_tau = jnp.where(held, -r.L / (tau_ * jnp.where(held, r.L1, 1.0)), db_tau)

@@ -33,8 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-
-__all__ = ["lambertw", "lambertw_exp", "BRANCH_POINT"]
+__all__ = ["BRANCH_POINT", "lambertw", "lambertw_exp"]
 
 #: the branch point -1/e rounded to float64 (it lies 1.2e-17 below -1/e: W = -1 there)
 BRANCH_POINT = -math.exp(-1.0)

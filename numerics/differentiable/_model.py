@@ -25,9 +25,19 @@ import numpy as np
 from ._tokens import expected_tokens, expected_tokens_profile, marginal_tokens, marginal_tokens_profile
 
 __all__ = [
-    "Params", "params_from_scenario", "stack_params", "stack_scenarios", "static_key",
-    "rate", "per_token_latency", "drafting_time", "verification_latency", "round_time", "goodput",
-    "tokens", "marginal",
+    "Params",
+    "drafting_time",
+    "goodput",
+    "marginal",
+    "params_from_scenario",
+    "per_token_latency",
+    "rate",
+    "round_time",
+    "stack_params",
+    "stack_scenarios",
+    "static_key",
+    "tokens",
+    "verification_latency",
 ]
 
 _LN2 = math.log(2.0)

@@ -23,8 +23,22 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["newton_bracketed", "zeroin", "ZeroinState", "zeroin_init", "zeroin_point", "zeroin_update", "zeroin_done",
-           "golden_max", "BrentState", "brent_start", "brent_init", "brent_point", "brent_update", "brent_done"]
+__all__ = [
+    "BrentState",
+    "ZeroinState",
+    "brent_done",
+    "brent_init",
+    "brent_point",
+    "brent_start",
+    "brent_update",
+    "golden_max",
+    "newton_bracketed",
+    "zeroin",
+    "zeroin_done",
+    "zeroin_init",
+    "zeroin_point",
+    "zeroin_update",
+]
 
 
 def newton_bracketed(fdf, x0, lo, hi, *, xtol, ftol=0.0, max_iter: int = 100, active=None):

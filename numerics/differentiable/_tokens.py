@@ -23,8 +23,14 @@ from fractions import Fraction
 import jax
 import jax.numpy as jnp
 
-__all__ = ["expected_tokens", "marginal_tokens", "tokens_alpha_derivative", "profile_slopes",
-           "expected_tokens_profile", "marginal_tokens_profile"]
+__all__ = [
+    "expected_tokens",
+    "expected_tokens_profile",
+    "marginal_tokens",
+    "marginal_tokens_profile",
+    "profile_slopes",
+    "tokens_alpha_derivative",
+]
 
 # B_2 .. B_16 (Bernoulli numbers); coefficients B_2m / (2m)! of psi's series
 _BERNOULLI = [Fraction(1, 6), Fraction(-1, 30), Fraction(1, 42), Fraction(-1, 30), Fraction(5, 66),
