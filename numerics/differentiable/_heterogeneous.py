@@ -7,7 +7,7 @@ r"""The continuous heterogeneous optimum in JAX for every scenario (MODEL.md D1-
 
 the relaxation solved by ``numerics.solve_heterogeneous(s, integer=False)``: both rates, v1 >= 0,
 ragged and padded batching, users with s = 0, t = 0 or alpha = 0, smooth or piecewise-linear
-(profile) A. Three nested monotone problems (the structure of :mod:`numerics.heterogeneous_outer`):
+(profile) A. Three nested monotone problems (the structure of the NumPy continuous solver):
 
 1. at a deadline tau, the band multiplier lambda and the per-user responses
    (:mod:`numerics.differentiable._inner`);

@@ -12,7 +12,7 @@ stop-short length where A'(L) = mu):
 concave (D2). Dualising the band with lambda splits it per user: beta_k(lambda) maximises
 A_k(L_k(beta)) - mu_k L_k(beta) - lambda beta, and lambda solves sum_k beta_k(lambda) = 1
 (:func:`solve_lambda`; lambda = 0 if every user reaches its cap with band to spare). This is
-the NumPy relaxation of :mod:`numerics.heterogeneous_kkt`, written for JAX:
+the NumPy relaxation of ``numerics.solve_heterogeneous(s, integer=False)``, written for JAX:
 
 - smooth A (i.i.d. alpha), both rates: the per-user stationarity
   g(beta) = (A'(L) - mu) L'(beta) - lambda = 0 (decreasing in beta, D2) by safeguarded

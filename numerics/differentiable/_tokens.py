@@ -177,7 +177,7 @@ def expected_tokens_profile(alpha, L):
     derivative in L is the left one, c_j (the slope of the segment ending at j), and at L = 0
     the right one, c_1; the value is continuous and its derivative in alpha at an integer L
     does not involve alpha_{j+1}. This is the convention of the NumPy relaxation
-    (:meth:`numerics.heterogeneous_kkt.Users.slope_left`).
+    (the left slope at an integer length).
     """
     alpha = jnp.asarray(alpha, dtype=jnp.float64)
     L = jnp.asarray(L, dtype=jnp.float64)
