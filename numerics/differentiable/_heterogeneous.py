@@ -240,9 +240,9 @@ def _solve_tau(p: Params, m, tau_guess):
     new price and the lambda search again at the same deadline), then omega(tau) and the
     deadline search: the start tau0 (the homogeneous estimate); a walk by growing factors
     (1.5, 2.25, 5.1, ...) until omega changes sign -- upwards at most to tau_sat (1 - 1e-9),
-    where omega > 0 means the corner tau_sat, and downwards at least to tau_sat 1e-15, below
-    which no drafting pays and the limit tau = 0 is evaluated; Brent's root finder in
-    ln(tau) (a kink of a user without upload inside the bracket is tested directly), stopped
+    where omega > 0 means the corner tau_sat, and downwards to tau_sat 1e-15 (the last step lands
+    on it), below which no drafting pays and that floor is the answer (G within ~1e-15 relative
+    of its limit at tau -> 0); Brent's root finder in ln(tau) (a kink of a user without upload inside the bracket is tested directly), stopped
     at 1e-12 or where |omega| <= 1e-11 g; a final evaluation at its estimate unless that was
     the last point evaluated. A new deadline starts lambda from the last one, moved by
     d ln lambda / d ln tau (:func:`lambda_slope`).
@@ -312,17 +312,16 @@ def _tau_step(p: Params, s: _Flat, e: _Eval, ell, m, tau_sat, tau_c, tau0, floor
     at_top = s.x >= tau_c
     corner = corner | (walking & pos & at_top)
     x_up = jnp.minimum(s.x * s.fac, tau_c)
-    x_dn = s.x / s.fac
-    more = jnp.where(up, pos & ~at_top, ~pos & (x_dn >= floor))
+    # walking down, the last step lands on the floor itself (the growing factors would otherwise
+    # stop up to 1e22 above it: G decreases in tau there, by tau / (v0 + ...) relative)
+    x_dn = jnp.maximum(s.x / s.fac, floor)
+    more = jnp.where(up, pos & ~at_top, ~pos & (s.x > floor))
     bracketed = walking & ~more & (up | pos) & ~(walking & pos & at_top)
     nothing = walking & ~more & ~up & ~pos  # omega <= 0 down to the floor: no drafting pays
     x = jnp.where(walking & more, jnp.where(up, x_up, x_dn), x)
     x = jnp.where(walking & pos & at_top, tau_sat, x)
     nph = jnp.where(walking, jnp.where(more, _P_WALK, jnp.where(bracketed, _P_ROOT, _P_FINAL)), nph)
-    # omega <= 0 down to the floor: the supremum is the limit tau -> 0 (G decreases in tau there),
-    # evaluated exactly at tau = 0 (every length 0 but free drafters without upload)
-    x = jnp.where(nothing, 0.0, x)
-    nph = jnp.where(nothing, _P_FINAL, nph)
+    nph = jnp.where(nothing, _P_DONE, nph)  # the point just evaluated (the floor) is the answer
     fac = jnp.where(walking & more, s.fac * s.fac, s.fac)
     # Brent in ln(tau); a kink of a user without upload inside the bracket is tested first
     zs = _sel(ph == _P_ROOT, zeroin_update(s.zs, lx, om), s.zs)
