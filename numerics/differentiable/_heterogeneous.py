@@ -242,10 +242,10 @@ def _solve_tau(p: Params, m, tau_guess):
     (1.5, 2.25, 5.1, ...) until omega changes sign -- upwards at most to tau_sat (1 - 1e-9),
     where omega > 0 means the corner tau_sat, and downwards to tau_sat 1e-15 (the last step lands
     on it), below which no drafting pays and that floor is the answer (G within ~1e-15 relative
-    of its limit at tau -> 0); Brent's root finder in ln(tau) (a kink of a user without upload inside the bracket is tested directly), stopped
-    at 1e-12 or where |omega| <= 1e-11 g; a final evaluation at its estimate unless that was
-    the last point evaluated. A new deadline starts lambda from the last one, moved by
-    d ln lambda / d ln tau (:func:`lambda_slope`).
+    of its limit at tau -> 0); Brent's root finder in ln(tau) (a kink of a user without upload
+    inside the bracket is tested directly), stopped at 1e-12 or where abs(omega) <= 1e-11 g; a
+    final evaluation at its estimate unless that was the last point evaluated. A new deadline
+    starts lambda from the last one, moved by d ln lambda / d ln tau (:func:`lambda_slope`).
     """
     K = p.n_users
     v1r = _price_coef(p)
