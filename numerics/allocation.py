@@ -15,30 +15,48 @@ bisection. For the linear rate 1/beta_k(T) = B eta_k (T - c_k) / d_k is affine i
 is the reciprocal of a sum of reciprocals of positive affine functions: concave and
 increasing, hence Newton from any point lands left of the root (never beyond the pole
 max_k c_k) and then increases monotonically to it; with equal c_k it is exact in one step.
-For the Shannon rate the same iteration is used with the bracket as safeguard; its early
-steps solve the rate equations by a warm-started Newton iteration (:func:`_shannon_p`, ~1e-13
-relative) and, once the step in T is below 1e-10 min_k (T - c_k), the shares come from the W_{-1} closed form
-(:func:`numerics.channel.rate_inverse`). The loop stops when the Newton step is below
-1e-8 min_k (T - c_k); then T and the shares are moved to the root along the curve beta(T) to
-first order (error (step/q)^2 < 1e-16 relative): a common shift of every finishing time, so
-that they stay equal to float precision and the shares sum to 1 to float precision (a
-rescaling by 1/S would instead shift each finishing time by (S - 1) times its upload time).
+For the Shannon rate the same iteration is used with the bracket as safeguard, the shares
+from the W_{-1} closed form (:func:`numerics.channel.rate_inverse`). The loop stops when the
+Newton step is below 1e-8 min_k (T - c_k) / e_k (e_k = r / (beta r') >= 1, the elasticity of the
+rate, 1 for the linear one: (T - c_k) / e_k is the time over which beta_k changes by its own
+size); then T and the shares are moved to the root along the curve beta(T) to first order
+(error (step / scale)^2 < 1e-16 relative): a common shift of every
+finishing time, so that they stay equal to float precision and the shares sum to 1 to float
+precision (a rescaling by 1/S would instead shift each finishing time by (S - 1) times its
+upload time).
+
+Power-limited users. The Shannon rate of user k never exceeds B rho_k / ln 2, so it cannot
+finish before t_k + s_k ln2 / (B rho_k), however much band it gets, and its rate at the whole
+band is that supremum times log1p(rho_k)/rho_k = 1 - rho_k/2 + ...: for rho_k below about
+1e-15 (next to users with a normal SNR) its share climbs from ~0 to ~1 within one double of T.
+The root then lies between two adjacent doubles: the loop stops when the bracket is that narrow,
+and T is its upper end (where every share is finite; a few ulps up if rounding left it before a
+user's earliest finish), which is theta* to float precision. There, and wherever a share is not
+determined by T in binary64 (its rounding error eps e_k reaches 1/16, e_k = r / (beta r') the
+elasticity of the rate; about 1/(1 - c_k) for a power-limited user), T stays and the band the
+other users leave goes to those users (:func:`_to_the_root`). Their finishing times do not
+depend on their share to float precision, so the makespan is right and every other share is
+accurate. Several such users (earliest finishes equal to float precision) split it in
+proportion to their upload volume d_k: near its earliest finish P_k a user needs
+d_k ln2 / (2 B (T - P_k)), so this is exact when the earliest finishes are equal; the exact
+split would need them to a relative precision of about rho_k, beyond binary64.
 
 Symbolic source: :mod:`theory.homogeneous` (KKT system, closed forms of beta_k(theta)).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .channel import rate, rate_inverse
+from .channel import _shannon_elasticity, _shannon_share, rate, rate_inverse
 from .scenario import Scenario
 from .validation import as_draft_lengths, as_float, as_scenario
 
 __all__ = ["share_for_deadline", "equal_finish_allocation", "equal_finish_root"]
 
 _EPS = np.finfo(np.float64).eps
-_LN2 = float(np.log(2.0))
 _MAX_ITER = 200
 
 
@@ -66,47 +84,37 @@ def share_for_deadline(scenario: Scenario, L, T) -> np.ndarray:
     return np.where(need, rate_inverse(scenario.rate_model, r_req, scenario.bandwidth_hz, scenario.channel), 0.0)
 
 
-def _shannon_p(c: np.ndarray, p: np.ndarray | None) -> np.ndarray:
-    """p = rho / beta solving log1p(p) = c p (the Shannon rate equation, c = r ln2 / (B rho) in (0, 1)).
+def _shares_and_slope(rate_model: str, T: float, c, d, B: float, ch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """beta_k(T) = r^{-1}(d_k / (T - c_k)), dbeta_k/dT (all users upload) and the elasticities
+    e_k = r / (beta r') of the rate.
 
-    Newton on psi(p) = log1p(p) - c p, concave with psi(0) = 0 and its positive root right of
-    its maximum at 1/c - 1: from any point right of the root (psi < 0) the iterates stay right
-    of it and decrease monotonically to it. A warm start ``p`` left of the root is replaced by
-    p0 = (2/c) max(1, ln(2/c)), which has psi(p0) < 0. Accurate to ~1e-13 relative (psi
-    cancels when c -> 1); used for the intermediate Newton steps in T only, the final shares
-    come from the W_{-1} closed form (:func:`numerics.channel.rate_inverse`).
-    """
-    p0 = (2.0 / c) * np.maximum(1.0, np.log(2.0 / c))
-    p = p0 if p is None else np.where(np.log1p(p) - c * p < 0, p, p0)
-    for _ in range(60):
-        step = (np.log1p(p) - c * p) / (1.0 / (1.0 + p) - c)
-        p = p - step
-        if np.all(np.abs(step) <= 1e-14 * p):
-            break
-    return p
-
-
-def _shares_and_slope(rate_model: str, T: float, c, d, B: float, ch, accurate: bool = True, p=None):
-    """beta_k(T) = r^{-1}(d_k / (T - c_k)), dbeta_k/dT (all users upload), and rho_k/beta_k (Shannon).
-
-    dbeta_k/dT = -(d_k / (T - c_k)^2) / r'(beta_k) (implicit differentiation of
-    r(beta_k) = d_k / (T - c_k)); for the linear rate this is -beta_k / (T - c_k).
-    ``accurate=False`` (Shannon) uses the warm-started Newton solve :func:`_shannon_p`.
+    On the curve r(beta_k) = d_k / q_k (q_k = T - c_k), dbeta_k/dT = -beta_k e_k / q_k (e_k = 1 for
+    the linear rate; :func:`numerics.channel._shannon_elasticity`): no d / q^2 and no r', which
+    underflows for a power-limited Shannon user (rho_k << beta_k). q_k / e_k is the time over which
+    beta_k changes by its own size (about T - P_k for a power-limited user, P_k its earliest
+    finish), and eps e_k the relative rounding error of beta_k. A Shannon user whose required rate
+    is at or above its supremum B rho_k / ln 2 (T at or before its earliest finish, to float
+    precision) gets beta_k = e_k = +inf, dbeta_k/dT = -inf: T is too early.
     """
     q = T - c
     if rate_model == "linear":
         beta = d / (B * ch * q)
-        return beta, -beta / q, None
-    req = d / q
-    if accurate:
-        beta = rate_inverse(rate_model, req, B, ch)
-        p = ch / beta
-    else:
-        p = _shannon_p(req * _LN2 / (B * ch), p)
-        beta = ch / p
-    # r'(beta) = B (log1p(p) - p / (1 + p)) / ln 2, p = rho / beta (numerics.channel.rate_derivative)
-    rp = B * (np.log1p(p) - p / (1.0 + p)) / _LN2
-    return beta, -req / (q * rp), p
+        return beta, -beta / q, np.ones_like(beta)
+    beta, _, u = _shannon_share(d / q, B, ch)
+    reach = np.isfinite(beta)
+    e = np.where(reach, _shannon_elasticity(np.where(reach, u, 1.0)), np.inf)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        return beta, -beta * e / q, e
+
+
+def _shares_and_weights(rate_model: str, T: float, c, d, B: float, ch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """beta_k(T), w_k = -q0 dbeta_k/dT = beta_k e_k q0 / q_k (q0 = min_k q_k) and e_k
+    (:func:`_shares_and_slope`): the slopes scaled by q0, which do not underflow at huge times."""
+    beta, _, e = _shares_and_slope(rate_model, T, c, d, B, ch)
+    q = T - c
+    with np.errstate(invalid="ignore", over="ignore"):
+        w = np.where(np.isfinite(beta), beta * e * (float(np.min(q)) / q), np.inf)
+    return beta, w, e
 
 
 def equal_finish_root(rate_model: str, c, d, bandwidth_hz: float, channel) -> tuple[float, np.ndarray]:
@@ -147,40 +155,82 @@ def equal_finish_root(rate_model: str, c, d, bandwidth_hz: float, channel) -> tu
     lo = float(np.max(c + a))
     hi = float(np.max(c) + np.sum(a))
     T = lo
-    # Shannon: fast inner solves until the Newton step in T is below 1e-10 min_k (T - c_k), then
-    # the closed form (one evaluation if the fast phase converged)
-    accurate, p = rate_model == "linear", None
-    beta, dbeta, p = _shares_and_slope(rate_model, T, c, d, B, ch, accurate, p)
+    beta, w, e = _shares_and_weights(rate_model, T, c, d, B, ch)
+    beta_lo = beta  # the shares at lo (where S > 1), for a root between two doubles
+    collapsed = False
     for _ in range(_MAX_ITER):
-        S, slope = float(np.sum(beta)), float(np.sum(dbeta))
+        S, W = float(np.sum(beta)), float(np.sum(w))
         if S > 1.0:
-            lo = T
+            lo, beta_lo = T, beta
         elif S < 1.0:
             hi = T
-        # Newton on H(T) = 1/S(T) - 1: step = S (1 - S) / S'(T) (S' < 0 unless shares underflow)
-        step = S * (1.0 - S) / slope if slope < 0 else 0.5 * (lo + hi) - T
-        if accurate and abs(step) <= 1e-8 * float(np.min(T - c)):
-            break  # the first-order correction below is then exact to (step / q)^2 < 1e-16
+        # Newton on H(T) = 1/S(T) - 1: step = S (1 - S) / S'(T), S'(T) = -W / q0 (q0 = min_k q_k)
+        q0 = float(np.min(T - c))
+        newton = math.isfinite(S) and 0.0 < W < math.inf
+        step = -S * (1.0 - S) * q0 / W if newton else 0.5 * (lo + hi) - T
+        if newton and abs(step) <= 1e-8 * float(np.min((T - c) / e)):
+            break  # the first-order step of _to_the_root is then exact to (step e_k / q_k)^2 < 1e-16
+        if hi - lo <= 2.0 * np.spacing(hi):  # the root lies between two adjacent doubles (module docstring)
+            collapsed = True
+            break
         T_new = T + step
         if not (lo <= T_new <= hi):
             T_new = 0.5 * (lo + hi)  # safeguard: bisection inside the bracket
-        if not accurate and abs(T_new - T) <= 1e-10 * float(np.min(T - c)):
-            accurate = True  # the fast shares err by ~1e-13: reset the bracket they refined
-            lo, hi = float(np.max(c + a)), float(np.max(c) + np.sum(a))
         T = T_new
-        beta, dbeta, p = _shares_and_slope(rate_model, T, c, d, B, ch, accurate, p)
-    # Move to the root along the curve beta(T), to first order: T += (1 - S)/S' and
-    # beta_k += (1 - S) beta_k'(T) / S'. Unlike rescaling the shares by 1/S (which would shift
-    # each finishing time by (S - 1) times its upload time), this shifts every finishing time
-    # by the same amount, so they stay equal to float precision and the shares sum to 1.
-    S, slope = float(np.sum(beta)), float(np.sum(dbeta))
-    if slope < 0:
-        T = T + (1.0 - S) / slope
-        beta = np.maximum(beta + (1.0 - S) * dbeta / slope, 0.0)
+        beta, w, e = _shares_and_weights(rate_model, T, c, d, B, ch)
+    if collapsed:  # T: the upper double, where every share is finite and S <= 1
+        T = hi
+        beta, w, e = _shares_and_weights(rate_model, T, c, d, B, ch)
+        up = np.spacing(T)
+        for _ in range(64):  # a few ulps in practice: rounding of c_k + a_k at the bracket's upper end
+            if float(np.sum(beta)) <= 1.0:
+                break
+            beta_lo, T, up = beta, T + up, 2.0 * up
+            beta, w, e = _shares_and_weights(rate_model, T, c, d, B, ch)
+    T, beta = _to_the_root(T, beta, w, e, beta_lo if collapsed else None, c, d)
     total = float(np.sum(beta))
     if total > 1.0:  # never above 1 (feasibility is checked strictly downstream); ~1 ulp
         beta = beta * ((1.0 - 2 * _EPS) / total)
     return c_max + T, beta
+
+
+#: a share whose relative rounding error eps e_k reaches this is not determined by T in binary64
+#: (it carries at most 4 bits): a power-limited user near its earliest finish (module docstring)
+_UNDETERMINED = 1.0 / 16.0
+
+
+def _to_the_root(T: float, beta, w, e, beta_lo, c, d) -> tuple[float, np.ndarray]:
+    """The last step from the final iterate T to the root (module docstring).
+
+    - Some shares undetermined (eps e_k >= 1/16: power-limited users near their earliest finish):
+      T stays (the root to float precision) and they share the band the others leave in
+      proportion to their upload volume d_k.
+    - Newton converged (``beta_lo`` None): T and the shares move to the root along the curve
+      beta(T) to first order, T += (1 - S) / S'(T), beta_k += (1 - S) w_k / W.
+    - The root between two doubles (``beta_lo``: the shares at the lower double): T stays (the
+      upper double) and the band left goes along the chord between the doubles (the linear
+      interpolation in T of the shares, summing to 1), or along the tangent if rounding put
+      S <= 1 at both ends.
+    """
+    S = float(np.sum(beta))
+    und = e * _EPS >= _UNDETERMINED
+    if und.any():
+        rest = 1.0 - float(np.sum(beta[~und]))
+        if rest > 0.0:
+            beta = np.where(und, rest * d / float(np.sum(d[und])), beta)
+        return T, beta
+    W = float(np.sum(w))
+    if not (0.0 < W < math.inf and math.isfinite(S)):
+        return T, beta
+    if beta_lo is None:
+        return T - (1.0 - S) * float(np.min(T - c)) / W, np.maximum(beta + (1.0 - S) * (w / W), 0.0)
+    with np.errstate(invalid="ignore"):
+        gain = beta_lo - beta
+    weights = np.maximum(gain, 0.0) if float(np.sum(beta_lo)) > 1.0 and np.isfinite(gain).all() else w
+    total = float(np.sum(weights))
+    if S < 1.0 and 0.0 < total < math.inf:
+        beta = beta + (1.0 - S) * (weights / total)
+    return T, beta
 
 
 def equal_finish_allocation(scenario: Scenario, L) -> tuple[np.ndarray, float]:
