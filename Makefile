@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_homogeneous.py
 	$(BIN)/python benchmarks/bench_heterogeneous.py
 	$(BIN)/python benchmarks/bench_sweep.py
+	$(BIN)/python benchmarks/bench_differentiable.py
 
 # The docs site: warnings are errors; the figure gallery and the tutorial are generated at
 # build time into docs/generated/ (not committed). Output: build/docs/index.html.

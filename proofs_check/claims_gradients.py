@@ -34,6 +34,21 @@ def _at_dps(fn):
     return run
 
 
+def _x64(fn):
+    """Run ``fn`` with JAX in float64 (the scoped ``jax.enable_x64(True)``: numerics.differentiable
+    requires it and no longer sets the global flag on import; issue 12 item 7)."""
+    import functools
+
+    @functools.wraps(fn)
+    def run():
+        import jax
+
+        with jax.enable_x64(True):
+            return fn()
+
+    return run
+
+
 def _scenario(seed: int, rate_model: str = "linear", **kw):
     from numerics import Scenario
 
@@ -58,6 +73,7 @@ def _sym_lambertw() -> str:
 @claim("grad-lambertw", "JAX Lambert-W, both real branches, and its custom JVP W' = W/(x(1+W)) match mpmath; "
        "exact at 0 and -1/e; gradient 1 at 0 and infinite, never NaN, at the branch point", symbolic=_sym_lambertw)
 @_at_dps
+@_x64
 def _num_lambertw() -> str:
     import jax
     import mpmath as mp
@@ -115,6 +131,7 @@ def _sym_tokens() -> str:
 @claim("grad-tokens", "jax.grad of A(alpha, L) equals dA/dL and dA/dalpha of theory.tokens (mpmath, 50 digits), "
        "on random and adversarial points (alpha 0, 1e-300, within 1e-12 of 1; L 0 to 10^4)", symbolic=_sym_tokens)
 @_at_dps
+@_x64
 def _num_tokens() -> str:
     import jax
     import jax.numpy as jnp
@@ -169,6 +186,7 @@ def _sym_h2() -> str:
 @claim("grad-H2", "Smoothed projected gradient on max_k h_k(beta_k) from seeded random starts reaches the H2 "
        "closed form (theta*, beta*) within 1e-6 relative (linear and Shannon rates), never beating it",
        symbolic=_sym_h2)
+@_x64
 def _num_h2() -> str:
     import jax
     import jax.numpy as jnp
@@ -201,6 +219,7 @@ def _sym_d3() -> str:
 @claim("grad-D3", "Projected gradient ascent on F(beta) at fixed tau (linear rate, v1 = 0) from seeded random "
        "starts reaches the D3 W_0 closed form within 1e-6 relative; at that point jax.grad of "
        "A(L_k(beta_k)) equals lambda on every served uncapped user", symbolic=_sym_d3)
+@_x64
 def _num_d3() -> str:
     import jax
     import jax.numpy as jnp

@@ -19,12 +19,17 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ._model import Params, per_token_latency, rate
-from ._tokens import expected_tokens
+from ._model import Params, per_token_latency, rate, tokens, verification_latency
 
-jax.config.update("jax_enable_x64", True)
-
-__all__ = ["project_simplex", "projected_gradient", "minimax_latency_descent", "inner_ascent", "inner_objective"]
+__all__ = [
+    "full_ascent",
+    "full_objective",
+    "inner_ascent",
+    "inner_objective",
+    "minimax_latency_descent",
+    "project_simplex",
+    "projected_gradient",
+]
 
 
 def project_simplex(v):
@@ -101,10 +106,90 @@ def inner_objective(params: Params, tau, beta):
     den = params.t * r + params.s
     L = jnp.where(den > 0, tau * r / jnp.where(den > 0, den, 1.0), float(params.max_draft))
     L = jnp.where(params.s > 0, L, jnp.where(params.t > 0, tau / jnp.where(params.t > 0, params.t, 1.0), jnp.inf))
-    return jnp.sum(expected_tokens(params.alpha, jnp.minimum(L, float(params.max_draft))))
+    return jnp.sum(tokens(params, jnp.minimum(L, float(params.max_draft))))
 
 
 def inner_ascent(params: Params, tau, beta0, n_steps: int = 2000):
     """Band maximising F(beta) at deadline tau by projected gradient ascent (D2/D3 check)."""
     f = lambda b: -inner_objective(params, tau, b)  # noqa: E731
     return projected_gradient(f, beta0, n_steps, 1e-2)
+
+
+def full_objective(params: Params, beta, x, z):
+    r"""The whole continuous problem as a smooth function of (beta, x = ln tau, z):
+
+    .. math:: G = \frac{\sum_k A_k(L_k)}{\tau + T_v(L) + T_o}, \quad
+              L_k = z_k \min(L_{max}, \tau r_k / (t_k r_k + s_k)),\ z_k \in [0, 1]
+
+    (L_k = z_k min(L_max, tau / h_k(beta_k)): the feasible lengths at deadline tau; z < 1 is a
+    user stopping short of the deadline, which can pay with v1 > 0, D6). z applies to users
+    without upload only: an uploading user short of the deadline could give back band and keep
+    its length, so at an optimum with a binding band it fills the deadline (z = 1). The maximum
+    over the simplex, x and the box is the continuous heterogeneous optimum.
+    """
+    tau = jnp.exp(x)
+    r = rate(params, beta)
+    den = params.t * r + params.s
+    up = params.s > 0
+    L_up = jnp.where(den > 0, tau * r / jnp.where(den > 0, den, 1.0), 0.0)
+    L_free = jnp.where(params.t > 0, tau / jnp.where(params.t > 0, params.t, 1.0), jnp.inf)
+    L = jnp.where(up, 1.0, z) * jnp.minimum(jnp.where(up, L_up, L_free), float(params.max_draft))
+    return jnp.sum(tokens(params, L)) / (tau + verification_latency(params, L) + params.overhead)
+
+
+def full_ascent(params: Params, beta0, x0, z0, n_steps: int = 4000, move_tau: bool = True):
+    """Maximise :func:`full_objective` by projected gradient ascent with backtracking (issue 15 item 3 check).
+
+    beta on the simplex (sort-based Euclidean projection, shares kept >= 1e-12: the Shannon
+    rate's slope is infinite at 0), z in the box [0, 1], x = ln(tau) free (or held at x0 with
+    ``move_tau=False``: the ratio at a fixed deadline, a pseudo-concave problem); one step size
+    for all, halved until the sufficient-increase test of Beck and Teboulle (2009, eq. 1.5, for
+    -G) holds, doubled after each accepted step. The gradient is ``jax.grad`` of the model,
+    never a closed form. Returns (beta, x, z, G) of the last iterate.
+    """
+    f = lambda y: full_objective(params, *y)  # noqa: E731
+    vg = jax.value_and_grad(f)
+    K = beta0.shape[-1]
+    floor = 1e-12
+
+    def proj(y):
+        b, x, z = y
+        b = floor + (1.0 - K * floor) * project_simplex((b - floor) / (1.0 - K * floor))
+        return b, x, jnp.clip(z, 0.0, 1.0)
+
+    def step(_, state):
+        y, eta = state
+        fy, g = vg(y)
+        if not move_tau:
+            g = (g[0], jnp.zeros_like(g[1]), g[2])
+
+        def move(eta):
+            return proj(jax.tree_util.tree_map(lambda a, b: a + eta * b, y, g))
+
+        def gain(yn, eta):
+            d = jax.tree_util.tree_map(lambda a, b: a - b, yn, y)
+            lin = sum(jnp.sum(gi * di) for gi, di in zip(g, d))
+            sq = sum(jnp.sum(di * di) for di in d)
+            return f(yn), fy + lin - sq / (2.0 * eta)
+
+        def cond(c):
+            eta, yn, fn, bound, k = c
+            return (fn < bound) & (k < 60)
+
+        def shrink(c):
+            eta, _, _, _, k = c
+            eta = eta / 2.0
+            yn = move(eta)
+            fn, bound = gain(yn, eta)
+            return eta, yn, fn, bound, k + 1
+
+        yn = move(eta)
+        fn, bound = gain(yn, eta)
+        eta, yn, fn, _, _ = jax.lax.while_loop(cond, shrink, (eta, yn, fn, bound, 0))
+        better = fn >= fy
+        y = jax.tree_util.tree_map(lambda a, b: jnp.where(better, a, b), yn, y)
+        return y, 2.0 * eta
+
+    y0 = proj((beta0, jnp.asarray(x0, jnp.float64), z0))
+    (b, x, z), _ = jax.lax.fori_loop(0, n_steps, step, (y0, jnp.asarray(1e-6, jnp.float64)))
+    return b, x, z, f((b, x, z))

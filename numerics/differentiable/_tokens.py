@@ -23,9 +23,14 @@ from fractions import Fraction
 import jax
 import jax.numpy as jnp
 
-jax.config.update("jax_enable_x64", True)
-
-__all__ = ["expected_tokens", "marginal_tokens", "tokens_alpha_derivative"]
+__all__ = [
+    "expected_tokens",
+    "expected_tokens_profile",
+    "marginal_tokens",
+    "marginal_tokens_profile",
+    "profile_slopes",
+    "tokens_alpha_derivative",
+]
 
 # B_2 .. B_16 (Bernoulli numbers); coefficients B_2m / (2m)! of psi's series
 _BERNOULLI = [Fraction(1, 6), Fraction(-1, 30), Fraction(1, 42), Fraction(-1, 30), Fraction(5, 66),
@@ -73,6 +78,7 @@ def marginal_tokens(alpha, L):
 
     Examples
     --------
+    >>> jax.config.update("jax_enable_x64", True)   # float64: required by numerics.differentiable
     >>> round(float(marginal_tokens(0.5, 0.0)), 12)
     0.69314718056
     """
@@ -89,6 +95,7 @@ def tokens_alpha_derivative(alpha, L):
 
     Examples
     --------
+    >>> jax.config.update("jax_enable_x64", True)
     >>> float(tokens_alpha_derivative(0.5, 1.0)), float(tokens_alpha_derivative(1.0, 3.0))
     (1.0, 6.0)
     """
@@ -118,6 +125,7 @@ def expected_tokens(alpha, L):
 
     Examples
     --------
+    >>> jax.config.update("jax_enable_x64", True)
     >>> float(expected_tokens(0.5, 2.0)), float(jax.grad(expected_tokens, 1)(0.5, 0.0))
     (1.75, 0.6931471805599453)
     """
@@ -130,3 +138,61 @@ def _tokens_jvp(primals, tangents):
     ad, Ld = tangents
     out = _tokens(alpha, L)
     return out, tokens_alpha_derivative(alpha, L) * ad + marginal_tokens(alpha, L) * Ld
+
+
+# ------------------------------------------------------------------ position-dependent profiles
+def profile_slopes(alpha):
+    r"""Slopes and cumulative sums of a profile: c_j = prod_{i <= j} alpha_i, S_j = sum_{i <= j} c_i.
+
+    ``alpha`` has shape (..., M); returns (c, S) with c of shape (..., M) (c[..., j-1] =
+    A(j) - A(j-1)) and S of shape (..., M + 1) (S[..., 0] = 0, A(j) = 1 + S[..., j]).
+    """
+    c = jnp.cumprod(alpha, axis=-1)
+    S = jnp.concatenate([jnp.zeros(c.shape[:-1] + (1,), c.dtype), jnp.cumsum(c, axis=-1)], axis=-1)
+    return c, S
+
+
+def _segment(L, M: int):
+    """Index l of the segment (l, l+1] holding L, as ceil(L) - 1 clipped to [0, M-1] (L = 0: segment 0)."""
+    return jnp.clip(jnp.ceil(L).astype(jnp.int32) - 1, 0, M - 1)
+
+
+def expected_tokens_profile(alpha, L):
+    r"""Tokens per round with position-dependent acceptance, A linear between integers (differentiable).
+
+    .. math:: A(L) = 1 + S_l + (L - l)\, c_{l+1}, \qquad l = \lceil L \rceil - 1
+
+    (MODEL.md section 2; the continuous relaxation of :func:`numerics.tokens.expected_tokens_positional`).
+
+    Parameters
+    ----------
+    alpha : array (..., M)
+        alpha_1..alpha_M of each user, in [0, 1].
+    L : array (...)
+        Draft length in [0, M] (real).
+
+    Notes
+    -----
+    The segment is chosen as (l, l+1] with l = ceil(L) - 1, so that at an integer L = j >= 1 the
+    derivative in L is the left one, c_j (the slope of the segment ending at j), and at L = 0
+    the right one, c_1; the value is continuous and its derivative in alpha at an integer L
+    does not involve alpha_{j+1}. This is the convention of the NumPy relaxation
+    (the left slope at an integer length).
+    """
+    alpha = jnp.asarray(alpha, dtype=jnp.float64)
+    L = jnp.asarray(L, dtype=jnp.float64)
+    M = alpha.shape[-1]
+    c, S = profile_slopes(alpha)
+    idx = jax.lax.stop_gradient(_segment(L, M))
+    c_l = jnp.take_along_axis(c, idx[..., None], axis=-1)[..., 0]
+    S_l = jnp.take_along_axis(S, idx[..., None], axis=-1)[..., 0]
+    return 1.0 + S_l + (L - idx) * c_l
+
+
+def marginal_tokens_profile(alpha, L):
+    """dA/dL of a profile: c_{ceil(L)} (the left derivative at an integer L >= 1, c_1 at L = 0)."""
+    alpha = jnp.asarray(alpha, dtype=jnp.float64)
+    L = jnp.asarray(L, dtype=jnp.float64)
+    c, _ = profile_slopes(alpha)
+    idx = _segment(L, alpha.shape[-1])
+    return jnp.take_along_axis(c, idx[..., None], axis=-1)[..., 0]
