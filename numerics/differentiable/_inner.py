@@ -283,14 +283,6 @@ def _respond_smooth(p: Params, st: Stage, lam, warm):
 
     # the linear rate without a price: the closed form is the root (no iteration)
     solve = inner & ((mu > 0) | (p.rate_model != "linear"))
-    if p.rate_model == "linear":
-        # with a price, start from whichever of the unpriced closed form and the warm share
-        # (the previous response: the lambda search moves lambda little between calls) is
-        # nearer the root by |g|: under vmap every Newton step costs the whole batch a step
-        w_ok = (warm > _TINY) & (warm < top)
-        g_cf, _ = fdf(jnp.log(start))
-        g_w, _ = fdf(jnp.log(jnp.where(w_ok, warm, start)))
-        start = jnp.where(w_ok & (jnp.abs(g_w) < jnp.abs(g_cf)), warm, start)
     u = newton_bracketed(fdf, jnp.log(start), lo, hi, xtol=_U_TOL, ftol=8 * _EPS * lam, max_iter=200, active=solve)
     b_in = jnp.where(solve, jnp.exp(u), beta_cf)
     L_in, L1_in, L2_in = capacity(p, tau, b_in)
