@@ -723,3 +723,28 @@ def test_project_simplex_matches_bisection_on_the_threshold():
         got = np.asarray(proj(jnp.asarray(v)))
         assert np.all(got >= 0) and got.sum() == pytest.approx(1.0, abs=1e-15)
         assert np.allclose(got, ref, atol=1e-15)
+
+
+@pytest.mark.parametrize("tau_s", [1e-15, 1e-9, 1e-3])
+def test_d3_shares_precise_at_tiny_deadlines(tau_s):
+    """D3 closed form at deadlines down to 1e-15 s: the share that makes the marginal value of band
+    equal lambda is returned to 1e-12 relative. Reference: mpmath at 50 digits, lambda = A'(L(b)) L'(b)
+    at the chosen shares b (linear rate L(b) = tau B eta b / (s + t B eta b), A'(L) = -ln(alpha)
+    alpha^(L+1) / (1 - alpha)). The form -mu + ln x cancelled there (delta ~ tau next to mu ~ ln tau:
+    shares 1e-2 off at 1e-15 s, which made the lambda search crawl)."""
+    mpmath.mp.dps = 50
+    alpha, t, s, Bw, eta_ = [0.8, 0.6], [5e-3, 2e-4], [1000.0, 80.0], 1e6, [2.0, 0.7]
+    b_ref = [0.5, 0.3]
+    with jax.enable_x64(True):
+        sc = Scenario(alpha=alpha, t_draft=t, bits_per_token=s, bandwidth_hz=Bw, spectral_efficiency=eta_,
+                      v0=0.01, v1=0.0, overhead=0.0, max_draft=16)
+        p = jd.params_from_scenario(sc)
+        for k in range(2):
+            a, T = mpmath.mpf(alpha[k]), mpmath.mpf(tau_s)
+            Be, b = mpmath.mpf(Bw) * mpmath.mpf(eta_[k]), mpmath.mpf(b_ref[k])
+            den = mpmath.mpf(s[k]) + mpmath.mpf(t[k]) * Be * b
+            L = T * Be * b / den
+            L1 = T * Be * mpmath.mpf(s[k]) / den ** 2
+            lam_k = -mpmath.log(a) * a ** (L + 1) / (1 - a) * L1
+            beta, _ = jd.d3_shares(p, tau_s, float(lam_k))
+            assert abs(float(beta[k]) / b_ref[k] - 1.0) <= 1e-12, (k, float(beta[k]))
