@@ -10,18 +10,21 @@ T being the unique root on (max_k L_k t_k, inf) of a decreasing function. With L
 all users this is H2 (T = theta*, the per-token makespan); the homogeneous regime scales it by
 L (H1), the integer heterogeneous regime uses it per length vector (D7).
 
-Root finding. Newton's method on H(T) = 1 / S(T) - 1, safeguarded by the bracket below and
-bisection. For the linear rate 1/beta_k(T) = B eta_k (T - c_k) / d_k is affine in T, so H + 1
-is the reciprocal of a sum of reciprocals of positive affine functions: concave and
-increasing, hence Newton from any point lands left of the root (never beyond the pole
-max_k c_k) and then increases monotonically to it; with equal c_k it is exact in one step.
-For the Shannon rate the same iteration is used with the bracket as safeguard; its early
-steps solve the rate equations by a warm-started Newton iteration (:func:`_shannon_p`, ~1e-13
-relative) and, once the step in T is below 1e-10 min_k (T - c_k), the shares come from the W_{-1} closed form
-(:func:`numerics.channel.rate_inverse`). The loop stops when the Newton step is below
-1e-8 min_k (T - c_k); then T and the shares are moved to the root along the curve beta(T) to
-first order (error (step/q)^2 < 1e-16 relative): a common shift of every finishing time, so
-that they stay equal to float precision and the shares sum to 1 to float precision (a
+Root finding (:func:`finish_times`, many vectors at once). S is convex and decreasing in T
+(r^{-1} is convex increasing and d / (T - c) convex decreasing), so Newton's method from the
+left end of the bracket below increases monotonically to the root; it runs in
+:func:`numerics.roots.newton` (bracketed, bisection as safeguard). Bracket: at
+lo = max_k (c_k + a_k), a_k = d_k / r_k(1), some user needs the whole band (S >= 1); at
+hi = max_k c_k + sum_k a_k every beta_k <= a_k / sum(a), because r(beta) >= beta r(1) for a
+concave rate with r(0) = 0 (S <= 1). Times are measured from the latest drafting end
+c_max = max_k c_k (T = c_max + y): every formula uses only the slacks q_k = T - c_k =
+y + (c_max - c_k), and y is of the size of the upload times, so a huge band (upload times
+below eps c_max) loses no digits. Shannon shares come from the W_{-1} closed form of
+:func:`numerics.channel.rate_inverse` at every step.
+
+The shares of one vector (:func:`equal_finish_root`) are then moved to the root along the
+curve beta(T), to first order (error (step / q)^2): a common shift of every finishing time,
+so that they stay equal to float precision and the shares sum to 1 to float precision (a
 rescaling by 1/S would instead shift each finishing time by (S - 1) times its upload time).
 
 Symbolic source: :mod:`theory.homogeneous` (KKT system, closed forms of beta_k(theta)).
@@ -31,14 +34,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .channel import rate, rate_inverse
+from .channel import _shannon_u, rate, rate_inverse
+from .roots import newton
 from .scenario import Scenario
 
-__all__ = ["share_for_deadline", "equal_finish_allocation", "equal_finish_root"]
+__all__ = ["share_for_deadline", "equal_finish_allocation", "equal_finish_root", "finish_times"]
 
 _EPS = np.finfo(np.float64).eps
 _LN2 = float(np.log(2.0))
-_MAX_ITER = 200
 
 
 def share_for_deadline(scenario: Scenario, L, T) -> np.ndarray:
@@ -63,47 +66,84 @@ def share_for_deadline(scenario: Scenario, L, T) -> np.ndarray:
     return np.where(need, rate_inverse(scenario.rate_model, r_req, scenario.bandwidth_hz, scenario.channel), 0.0)
 
 
-def _shannon_p(c: np.ndarray, p: np.ndarray | None) -> np.ndarray:
-    """p = rho / beta solving log1p(p) = c p (the Shannon rate equation, c = r ln2 / (B rho) in (0, 1)).
-
-    Newton on psi(p) = log1p(p) - c p, concave with psi(0) = 0 and its positive root right of
-    its maximum at 1/c - 1: from any point right of the root (psi < 0) the iterates stay right
-    of it and decrease monotonically to it. A warm start ``p`` left of the root is replaced by
-    p0 = (2/c) max(1, ln(2/c)), which has psi(p0) < 0. Accurate to ~1e-13 relative (psi
-    cancels when c -> 1); used for the intermediate Newton steps in T only, the final shares
-    come from the W_{-1} closed form (:func:`numerics.channel.rate_inverse`).
-    """
-    p0 = (2.0 / c) * np.maximum(1.0, np.log(2.0 / c))
-    p = p0 if p is None else np.where(np.log1p(p) - c * p < 0, p, p0)
-    for _ in range(60):
-        step = (np.log1p(p) - c * p) / (1.0 / (1.0 + p) - c)
-        p = p - step
-        if np.all(np.abs(step) <= 1e-14 * p):
-            break
-    return p
-
-
-def _shares_and_slope(rate_model: str, T: float, c, d, B: float, ch, accurate: bool = True, p=None):
-    """beta_k(T) = r^{-1}(d_k / (T - c_k)), dbeta_k/dT (all users upload), and rho_k/beta_k (Shannon).
-
-    dbeta_k/dT = -(d_k / (T - c_k)^2) / r'(beta_k) (implicit differentiation of
-    r(beta_k) = d_k / (T - c_k)); for the linear rate this is -beta_k / (T - c_k).
-    ``accurate=False`` (Shannon) uses the warm-started Newton solve :func:`_shannon_p`.
-    """
-    q = T - c
+def _shares(rate_model: str, q, d, B: float, ch):
+    """beta = r^{-1}(d / q) and d beta / d T = -(d / q^2) / r'(beta) (entries with d > 0, q > 0)."""
     if rate_model == "linear":
         beta = d / (B * ch * q)
-        return beta, -beta / q, None
+        return beta, -beta / q
     req = d / q
-    if accurate:
-        beta = rate_inverse(rate_model, req, B, ch)
-        p = ch / beta
-    else:
-        p = _shannon_p(req * _LN2 / (B * ch), p)
-        beta = ch / p
-    # r'(beta) = B (log1p(p) - p / (1 + p)) / ln 2, p = rho / beta (numerics.channel.rate_derivative)
-    rp = B * (np.log1p(p) - p / (1.0 + p)) / _LN2
-    return beta, -req / (q * rp), p
+    c = req * _LN2 / (B * ch)
+    u = _shannon_u(np.minimum(c, 1.0 - _EPS))
+    beta = c * ch / u
+    # r'(beta) = (B / ln2) (u - rho / (beta + rho)) = (B / ln2) u (u - (1 - c)) / (u + c)
+    rp = (B / _LN2) * u * (u - (1.0 - c)) / (u + c)
+    return beta, -(req / q) / rp
+
+
+def finish_times(rate_model: str, c: np.ndarray, d: np.ndarray, bandwidth_hz: float, channel: np.ndarray,
+                 ) -> tuple[np.ndarray, int]:
+    """Equal finishing times of many vectors at once (module docstring).
+
+    Parameters
+    ----------
+    c, d : ndarray (N, n)
+        Drafting times c = L t and bits to upload d = L s of n users in N vectors; entries
+        with d = 0 take no band and are ignored (c there is not used).
+    bandwidth_hz : float
+    channel : ndarray (n,) or (N, n)
+        eta or rho of the users.
+
+    Returns
+    -------
+    T : ndarray (N,)
+        The root T of sum_k r_k^{-1}(d_k / (T - c_k)) = 1 of every row (0 for a row without upload).
+    passes : int
+        Vectorised evaluations made by :func:`numerics.roots.newton`.
+    """
+    c = np.atleast_2d(np.asarray(c, dtype=np.float64))
+    d = np.atleast_2d(np.asarray(d, dtype=np.float64))
+    N = d.shape[0]
+    ch = np.broadcast_to(np.asarray(channel, dtype=np.float64), d.shape)
+    B = float(bandwidth_hz)
+    live = d > 0
+    rows = np.flatnonzero(live.any(axis=1))
+    T = np.zeros(N)
+    if rows.size == 0:
+        return T, 0
+    lv, cc, dd, chh = live[rows], c[rows], d[rows], ch[rows]
+    cmax = np.max(np.where(lv, cc, -np.inf), axis=1)
+    gap = np.where(lv, cmax[:, None] - cc, 0.0)       # c_max - c_k >= 0
+    dd = np.where(lv, dd, 0.0)
+    chs = np.where(lv, chh, 1.0)
+    a = dd / rate(rate_model, 1.0, B, chs)             # upload times with the whole band
+    lo = np.max(np.where(lv, a - gap, -np.inf), axis=1)
+    hi = np.sum(a, axis=1)
+
+    def fun(y, idx):
+        g_, d_, ch_ = (gap, dd, chs) if idx is None else (gap[idx], dd[idx], chs[idx])
+        q = y[:, None] + g_
+        with np.errstate(divide="ignore", invalid="ignore"):
+            beta, dbeta = _shares(rate_model, np.where(d_ > 0, q, 1.0), d_, B, ch_)
+        beta = np.where(d_ > 0, beta, 0.0)
+        dbeta = np.where(d_ > 0, dbeta, 0.0)
+        return np.sum(beta, axis=1) - 1.0, np.sum(dbeta, axis=1)
+
+    y = lo.copy()
+    open_ = hi > lo * (1.0 + 4 * _EPS)
+    passes = 0
+    if open_.any():
+        sub = np.flatnonzero(open_)
+
+        def fsub(yy, idx):
+            return fun(yy, sub if idx is None else sub[idx])
+
+        # start just right of lo (S >= 1 there): Newton then increases monotonically to the root
+        x0 = lo[sub] + (hi[sub] - lo[sub]) * 2.0 ** -40
+        r = newton(fsub, lo[sub], hi[sub], x0, increasing=False, rtol=4 * _EPS)
+        y[sub] = r.x
+        passes = r.passes
+    T[rows] = cmax + y
+    return T, passes
 
 
 def equal_finish_root(rate_model: str, c, d, bandwidth_hz: float, channel) -> tuple[float, np.ndarray]:
@@ -123,7 +163,7 @@ def equal_finish_root(rate_model: str, c, d, bandwidth_hz: float, channel) -> tu
     Returns
     -------
     T : float
-        The common finishing time (module docstring: safeguarded Newton on 1/S(T) - 1).
+        The common finishing time (:func:`finish_times`).
     beta : ndarray (n,)
         Shares summing to 1 (to float precision, never above).
     """
@@ -131,46 +171,20 @@ def equal_finish_root(rate_model: str, c, d, bandwidth_hz: float, channel) -> tu
     d = np.asarray(d, dtype=np.float64)
     ch = np.asarray(channel, dtype=np.float64)
     B = float(bandwidth_hz)
-    a = d / rate(rate_model, 1.0, B, ch)  # upload time with the whole band
-    # bracket: at lo some user needs the whole band, so S(lo) >= 1; at hi every
-    # beta_k <= a_k / sum(a) because r(beta) >= beta r(1) (concave, r(0) = 0), so S(hi) <= 1
-    lo = float(np.max(c + a))
-    hi = float(np.max(c) + np.sum(a))
-    T = lo
-    # Shannon: fast inner solves until the Newton step in T is below 1e-10 min_k (T - c_k), then
-    # the closed form (one evaluation if the fast phase converged)
-    accurate, p = rate_model == "linear", None
-    beta, dbeta, p = _shares_and_slope(rate_model, T, c, d, B, ch, accurate, p)
-    for _ in range(_MAX_ITER):
-        S, slope = float(np.sum(beta)), float(np.sum(dbeta))
-        if S > 1.0:
-            lo = T
-        elif S < 1.0:
-            hi = T
-        # Newton on H(T) = 1/S(T) - 1: step = S (1 - S) / S'(T) (S' < 0 unless shares underflow)
-        step = S * (1.0 - S) / slope if slope < 0 else 0.5 * (lo + hi) - T
-        if accurate and abs(step) <= 1e-8 * float(np.min(T - c)):
-            break  # the first-order correction below is then exact to (step / q)^2 < 1e-16
-        T_new = T + step
-        if not (lo <= T_new <= hi):
-            T_new = 0.5 * (lo + hi)  # safeguard: bisection inside the bracket
-        if not accurate and abs(T_new - T) <= 1e-10 * float(np.min(T - c)):
-            accurate = True  # the fast shares err by ~1e-13: reset the bracket they refined
-            lo, hi = float(np.max(c + a)), float(np.max(c) + np.sum(a))
-        T = T_new
-        beta, dbeta, p = _shares_and_slope(rate_model, T, c, d, B, ch, accurate, p)
-    # Move to the root along the curve beta(T), to first order: T += (1 - S)/S' and
-    # beta_k += (1 - S) beta_k'(T) / S'. Unlike rescaling the shares by 1/S (which would shift
-    # each finishing time by (S - 1) times its upload time), this shifts every finishing time
-    # by the same amount, so they stay equal to float precision and the shares sum to 1.
+    T_arr, _ = finish_times(rate_model, c[None, :], d[None, :], B, ch)
+    cmax = float(np.max(c))
+    y = float(T_arr[0]) - cmax
+    q = y + (cmax - c)
+    beta, dbeta = _shares(rate_model, q, d, B, ch)
+    # move to the root along the curve beta(T), to first order (module docstring)
     S, slope = float(np.sum(beta)), float(np.sum(dbeta))
     if slope < 0:
-        T = T + (1.0 - S) / slope
+        y = y + (1.0 - S) / slope
         beta = np.maximum(beta + (1.0 - S) * dbeta / slope, 0.0)
     total = float(np.sum(beta))
     if total > 1.0:  # never above 1 (feasibility is checked strictly downstream); ~1 ulp
         beta = beta * ((1.0 - 2 * _EPS) / total)
-    return T, beta
+    return cmax + y, beta
 
 
 def equal_finish_allocation(scenario: Scenario, L) -> tuple[np.ndarray, float]:
