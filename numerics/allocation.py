@@ -81,7 +81,7 @@ def _shares(rate_model: str, q, d, B: float, ch):
 
 
 def finish_times(rate_model: str, c: np.ndarray, d: np.ndarray, bandwidth_hz: float, channel: np.ndarray,
-                 ) -> tuple[np.ndarray, int]:
+                 slack: bool = False) -> tuple[np.ndarray, int]:
     """Equal finishing times of many vectors at once (module docstring).
 
     Parameters
@@ -96,7 +96,8 @@ def finish_times(rate_model: str, c: np.ndarray, d: np.ndarray, bandwidth_hz: fl
     Returns
     -------
     T : ndarray (N,)
-        The root T of sum_k r_k^{-1}(d_k / (T - c_k)) = 1 of every row (0 for a row without upload).
+        The root T of sum_k r_k^{-1}(d_k / (T - c_k)) = 1 of every row (0 for a row without upload);
+        with ``slack``, T - max_k c_k instead (exact where T would round to max_k c_k).
     passes : int
         Vectorised evaluations made by :func:`numerics.roots.newton`.
     """
@@ -142,7 +143,7 @@ def finish_times(rate_model: str, c: np.ndarray, d: np.ndarray, bandwidth_hz: fl
         r = newton(fsub, lo[sub], hi[sub], x0, increasing=False, rtol=4 * _EPS)
         y[sub] = r.x
         passes = r.passes
-    T[rows] = cmax + y
+    T[rows] = y if slack else cmax + y
     return T, passes
 
 
@@ -171,9 +172,9 @@ def equal_finish_root(rate_model: str, c, d, bandwidth_hz: float, channel) -> tu
     d = np.asarray(d, dtype=np.float64)
     ch = np.asarray(channel, dtype=np.float64)
     B = float(bandwidth_hz)
-    T_arr, _ = finish_times(rate_model, c[None, :], d[None, :], B, ch)
+    y_arr, _ = finish_times(rate_model, c[None, :], d[None, :], B, ch, slack=True)
     cmax = float(np.max(c))
-    y = float(T_arr[0]) - cmax
+    y = float(y_arr[0])
     q = y + (cmax - c)
     beta, dbeta = _shares(rate_model, q, d, B, ch)
     # move to the root along the curve beta(T), to first order (module docstring)

@@ -1,20 +1,21 @@
 r"""The one root finder of :mod:`numerics`: vectorised, bracketed, safeguarded Newton.
 
-Every per-user and scalar root of the solvers goes through :func:`newton` (a monotone
-function on a bracket, many independent elements at once), :func:`expand` (find such a
-bracket from a guess, reporting failure as a status, never by raising) or :func:`last_true`
-(the discrete analogue: the last integer at which a monotone predicate holds).
+Every per-user and scalar root of the solvers goes through :func:`newton` (monotone functions
+on brackets, many independent elements at once; a bracket end whose sign is not known is
+searched for by expansion, and a failure is reported as a status, never raised) or
+:func:`last_true` (the discrete analogue: the last integer at which a monotone predicate holds).
 
-Method of :func:`newton` (the ``rtsafe`` safeguard of Press et al., Numerical Recipes, sec. 9.4):
-each element keeps a bracket [lo, hi] that contains the sign change of its function (increasing
-or decreasing, as declared). A Newton step -f/f' is taken when it lands strictly inside the
-bracket and the step shrinks fast enough (|2 f| <= |f' dx_old|); otherwise the bracket is
-bisected (geometrically, in the middle of ln x, when ``log=True`` and the bracket spans more
-than a factor 4; ``log=True`` also takes the Newton step in u = ln x, where functions of a
-share or a deadline spanning many decades are close to linear). The bracket is updated from
-the sign of every evaluation, so the iteration never leaves it and always converges (at worst
-like bisection, i.e. one bit per step). It stops at f = 0, at a step below ``xtol + rtol |x|``,
-or when the bracket is that narrow.
+Method of :func:`newton` (after the ``rtsafe`` safeguard of Press et al., Numerical Recipes,
+sec. 9.4): each element keeps a bracket [lo, hi] that contains the sign change of its function
+(increasing or decreasing, as declared). A Newton step -f/f' is taken when it lands strictly
+inside the bracket and is at most half the previous Newton step (a stalling Newton iteration is
+interrupted); otherwise the bracket is bisected (geometrically, in the middle of ln x, when
+``log=True`` and the bracket spans more than a factor 4; ``log=True`` also takes the Newton
+step in u = ln x, where functions of a share or a deadline spanning many decades are close to
+linear). The bracket is updated from the sign of every evaluation, so the iteration never leaves
+it and always converges (at worst like bisection, one bit per step). It stops at f = 0, at a
+Newton step below ``xtol + rtol |x|``, or when the bracket is that narrow. Without a derivative
+(``df`` None) the secant through the previous evaluation replaces Newton's tangent.
 
 Elements are evaluated in one vectorised call of the user's function per iteration (a "pass");
 once fewer than half of them remain active, only the active ones are passed (``idx``), so a
@@ -28,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["Roots", "newton", "expand", "last_true", "CONVERGED", "NOT_BRACKETED", "MAX_ITER"]
+__all__ = ["Roots", "newton", "last_true", "CONVERGED", "NOT_BRACKETED", "MAX_ITER"]
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -38,22 +39,23 @@ NOT_BRACKETED = -1
 MAX_ITER = -2
 
 #: f(x, idx) -> (f, f'), evaluated at x for the elements idx (None: all elements, in order)
-Fun = Callable[[np.ndarray, "np.ndarray | None"], "tuple[np.ndarray, np.ndarray]"]
+Fun = Callable[[np.ndarray, "np.ndarray | None"], "tuple[np.ndarray, np.ndarray | None]"]
 
 
 @dataclasses.dataclass
 class Roots:
-    """Result of :func:`newton` / :func:`expand`.
+    """Result of :func:`newton`.
 
     Attributes
     ----------
     x : ndarray
-        The roots (:func:`newton`) or a point of the bracket (:func:`expand`).
+        The roots.
     lo, hi : ndarray
         Final brackets: the sign change lies in [lo, hi].
     status : ndarray of int8
-        :data:`CONVERGED` (0), :data:`NOT_BRACKETED` (-1, :func:`expand` hit its limit),
-        :data:`MAX_ITER` (-2, the iteration budget ran out; x is the bracket's midpoint).
+        :data:`CONVERGED` (0); :data:`NOT_BRACKETED` (-1: an open end was searched up to its
+        limit without a sign change); :data:`MAX_ITER` (-2: the iteration budget ran out; x is
+        the bracket's midpoint).
     passes : int
         Vectorised evaluations made (calls of the function).
     """
@@ -66,7 +68,7 @@ class Roots:
 
     @property
     def ok(self) -> bool:
-        """True when every element converged (or was bracketed, for :func:`expand`)."""
+        """True when every element converged."""
         return bool(np.all(self.status == CONVERGED))
 
 
@@ -84,7 +86,8 @@ def _mid(lo: np.ndarray, hi: np.ndarray, log: bool) -> np.ndarray:
 
 
 def newton(fun: Fun, lo, hi, x0=None, *, increasing: bool, log: bool = False, xtol: float = 0.0,
-           rtol: float = 4 * _EPS, maxiter: int = 200) -> Roots:
+           rtol: float = 4 * _EPS, maxiter: int = 200, lo_open: bool = False, hi_open: bool = False,
+           primitive: bool = False, ends=None, max_log_step: float = 64.0) -> Roots:
     """Roots of monotone functions on brackets, all elements at once (module docstring).
 
     Parameters
@@ -92,11 +95,11 @@ def newton(fun: Fun, lo, hi, x0=None, *, increasing: bool, log: bool = False, xt
     fun : callable
         ``fun(x, idx) -> (f, df)``: values and derivatives at ``x`` for the elements ``idx``
         (an index array, or None for all elements). f may be +-inf near a singular end of a
-        bracket; df may be 0, inf or NaN there (the step is then a bisection). ``df`` None:
+        bracket; df may be 0 or inf there (the step is then a bisection). ``df`` None or NaN:
         the secant slope through the previous evaluation replaces it (derivative-free use).
     lo, hi : array_like
-        Brackets, lo < hi (finite), containing the sign change: f(lo) <= 0 <= f(hi) if
-        ``increasing`` else f(lo) >= 0 >= f(hi). The ends are not evaluated.
+        Brackets, lo < hi, containing the sign change: f(lo) <= 0 <= f(hi) if ``increasing``
+        else f(lo) >= 0 >= f(hi). The ends are not evaluated.
     x0 : array_like, optional
         Starting points; outside the bracket (or NaN) they are replaced by its middle.
     increasing : bool
@@ -107,23 +110,57 @@ def newton(fun: Fun, lo, hi, x0=None, *, increasing: bool, log: bool = False, xt
         Stop when a step, or the bracket, is below ``xtol + rtol |x|``.
     maxiter : int
         Iteration budget (status :data:`MAX_ITER` beyond it).
+    lo_open, hi_open : bool
+        The sign at that end is not known: ``lo`` (``hi``) is then only the farthest point to
+        search. Until an evaluation shows the sign change on that side, steps that cannot be
+        Newton's expand towards it (the distance, or ln-distance, doubling each time); reaching
+        the limit without a sign change gives :data:`NOT_BRACKETED` (the root is not in the
+        domain searched), never an exception.
+    primitive : bool
+        ``fun`` returns a third array, a primitive P of f (P' = f; or a fourth array P', where f
+        is only a monotone transform of P' with the same sign, e.g. a logarithm): the root is then the
+        maximiser (f decreasing) or minimiser of P. Where Newton's step is refused, the step
+        goes to the intersection of the tangents of P at the two ends of the bracket (exact
+        where P is piecewise linear, quadratically convergent at a kink of P, where f jumps
+        and Newton and bisection can only crawl), falling back to bisection when two such
+        steps in a row did not halve the bracket.
+    max_log_step : float
+        ``log``: the largest Newton step in ln x (a Newton model fitted far from the root can
+        propose absurd steps; the bracket is then found by the next evaluations).
+    ends : tuple of array_like, optional
+        (f(lo), P(lo), f(hi), P(hi)) where already known (NaN elsewhere), for the first
+        tangent-intersection steps (``primitive``).
 
     Returns
     -------
     Roots
+
+    Examples
+    --------
+    >>> r = newton(lambda x, idx: (x * x - 2.0, 2.0 * x), 0.0, 2.0, increasing=True)
+    >>> float(r.x[0]), r.ok
+    (1.4142135623730951, True)
     """
     n = int(np.broadcast(np.atleast_1d(lo), np.atleast_1d(hi), np.atleast_1d(0.0 if x0 is None else x0)).size)
     lo = _as_array(lo, n)
     hi = _as_array(hi, n)
+    known_lo = np.full(n, not lo_open)
+    known_hi = np.full(n, not hi_open)
     x = _mid(lo, hi, log) if x0 is None else _as_array(x0, n)
     bad = ~((x > lo) & (x < hi))
     if bad.any():
         x[bad] = _mid(lo[bad], hi[bad], log)
     sign = 1.0 if increasing else -1.0
     status = np.full(n, MAX_ITER, dtype=np.int8)
-    dx_old = hi - lo
+    dx_old = np.full(n, np.inf)     # the last Newton step (inf after any other step)
+    grow = np.full(n, 1.0)          # expansion step towards an open end (doubles)
     x_prev = np.full(n, np.nan)
     f_prev = np.full(n, np.nan)
+    # primitive P and f = P' at the bracket ends (for the tangent-intersection step)
+    P_lo, P_hi, h_lo, h_hi = (np.full(n, np.nan) for _ in range(4))
+    if ends is not None:
+        h_lo, P_lo, h_hi, P_hi = (_as_array(e, n) for e in ends)
+    width_ref = np.full(n, np.inf)   # bracket width before the last tangent-intersection step
     act = np.arange(n)
     passes = 0
     for _ in range(maxiter):
@@ -131,110 +168,89 @@ def newton(fun: Fun, lo, hi, x0=None, *, increasing: bool, log: bool = False, xt
             break
         full = act.size > n // 2
         xa = x if full else x[act]
-        f, df = fun(xa, None if full else act)
+        out = fun(xa, None if full else act)
+        f, df = out[0], out[1]
+        Pv = np.asarray(out[2], dtype=np.float64) if primitive else None
+        # P' (defaults to f; a caller may iterate on a monotone transform of P' such as a log)
+        dP = np.asarray(out[3], dtype=np.float64) if primitive and len(out) > 3 else None
         passes += 1
         if full:
-            f, df = f[act], df[act]
+            f = np.asarray(f)[act]
+            df = None if df is None else np.asarray(df)[act]
+            Pv = None if Pv is None else Pv[act]
+            dP = None if dP is None else dP[act]
             xa = xa[act]
+        h_raw = np.asarray(f, dtype=np.float64) if dP is None else dP
         f = sign * np.asarray(f, dtype=np.float64)
-        if df is None:  # secant slope from the previous evaluation of each element (bisection at first)
-            df = np.full(act.size, np.nan)
-            seen = np.isfinite(f_prev[act]) & (x_prev[act] != xa) & np.isfinite(f)
-            df[seen] = (f[seen] - f_prev[act][seen]) / (xa[seen] - x_prev[act][seen])
-            x_prev[act], f_prev[act] = xa, f
-        else:
-            df = sign * np.asarray(df, dtype=np.float64)
-        la, ha = lo[act], hi[act]
-        la = np.where(f < 0, xa, la)
-        ha = np.where(f > 0, xa, ha)
-        lo[act], hi[act] = la, ha
+        df = np.full(act.size, np.nan) if df is None else sign * np.asarray(df, dtype=np.float64)
+        # where the derivative is missing (None or NaN): the secant through the previous evaluation
+        miss = np.isnan(df)
+        if miss.any():
+            seen = miss & np.isfinite(f_prev[act]) & (x_prev[act] != xa) & np.isfinite(f)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                df = np.where(seen, (f - f_prev[act]) / (xa - x_prev[act]), df)
+        x_prev[act], f_prev[act] = xa, f
+        la = np.where(f < 0, xa, lo[act])
+        ha = np.where(f > 0, xa, hi[act])
+        if primitive:
+            P_lo[act] = np.where(f < 0, Pv, P_lo[act])
+            h_lo[act] = np.where(f < 0, h_raw, h_lo[act])
+            P_hi[act] = np.where(f > 0, Pv, P_hi[act])
+            h_hi[act] = np.where(f > 0, h_raw, h_hi[act])
+        kl = known_lo[act] | (f < 0)
+        kh = known_hi[act] | (f > 0)
+        lo[act], hi[act], known_lo[act], known_hi[act] = la, ha, kl, kh
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if log:
-                du = -f / (xa * df)
+                du = np.clip(-f / (xa * df), -max_log_step, max_log_step)
                 xn = xa * np.exp(du)
-                dx = xn - xa
             else:
-                dx = -f / df
-                xn = xa + dx
+                xn = xa - f / df
+            dx = xn - xa
         tol = xtol + rtol * np.abs(xa)
-        newton_ok = (xn > la) & (xn < ha) & np.isfinite(xn)
-        # rtsafe: bisect when Newton leaves the bracket or converges too slowly (|dx| > |dx_old| / 2)
-        slow = np.abs(dx) > 0.5 * np.abs(dx_old[act])
-        use_newton = newton_ok & ~slow
-        xb = _mid(la, ha, log)
-        xn = np.where(use_newton, xn, xb)
-        dx_new = np.where(use_newton, dx, xb - xa)
-        done = (f == 0) | (use_newton & (np.abs(dx) <= tol)) | (ha - la <= tol)
+        newton_ok = (xn > la) & (xn < ha) & np.isfinite(xn) & (np.abs(dx) <= 0.5 * dx_old[act])
+        # fallback: bisection of a known bracket, else expansion towards the open side
+        both = kl & kh
+        g = grow[act]
+        with np.errstate(over="ignore", invalid="ignore"):
+            if log:
+                x_up = np.minimum(xa * np.exp(g), ha)
+                x_dn = np.maximum(xa * np.exp(-g), la)
+            else:
+                x_up = np.minimum(xa + g * np.maximum(np.abs(xa), 1.0), ha)
+                x_dn = np.maximum(xa - g * np.maximum(np.abs(xa), 1.0), la)
+        xm = _mid(la, ha, log)
+        kink_done = np.zeros(act.size, dtype=bool)
+        if primitive:
+            pl, ph, hl, hh = P_lo[act], P_hi[act], h_lo[act], h_hi[act]
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                xi = (ph - pl + hl * la - hh * ha) / (hl - hh)
+                # the rounding of P locates the kink only to within dxi
+                dxi = 8 * _EPS * (np.abs(pl) + np.abs(ph) + np.abs(hl * la) + np.abs(hh * ha)) / np.abs(hl - hh)
+            dxi = np.where(np.isfinite(dxi), np.maximum(dxi, tol), np.inf)
+            # an intersection at an end of the bracket locates a kink of P (a jump of f) there:
+            # step just across it, so that the bracket closes on the jump
+            xi = np.where(xi - la <= dxi, la + 2.0 * dxi, np.where(ha - xi <= dxi, ha - 2.0 * dxi, xi))
+            use_i = (both & ~newton_ok & (xi > la) & (xi < ha) & np.isfinite(xi)
+                     & (ha - la <= 0.5 * width_ref[act]))
+            width_ref[act] = np.where(use_i, ha - la, np.where(newton_ok, width_ref[act], np.inf))
+            xm = np.where(use_i, xi, xm)
+            kink_done = both & (ha - la <= 4.0 * dxi)
+        xb = np.where(both, xm, np.where(kl, x_up, x_dn))
+        grow[act] = np.where(both, g, 2.0 * g)
+        stuck = ~both & ~newton_ok & (xb == xa)   # at the limit of an open side, no sign change
+        xn = np.where(newton_ok, xn, xb)
+        dx_old[act] = np.where(newton_ok, np.abs(dx), np.inf)
+        done = (f == 0) | (newton_ok & (np.abs(dx) <= tol)) | (both & (ha - la <= tol)) | kink_done
         xn = np.where(f == 0, xa, xn)
         x[act] = xn
-        dx_old[act] = dx_new
         status[act[done]] = CONVERGED
-        act = act[~done]
+        status[act[stuck & ~done]] = NOT_BRACKETED
+        act = act[~(done | stuck)]
     if act.size:
-        x[act] = _mid(lo[act], hi[act], log)
+        both = known_lo[act] & known_hi[act]
+        x[act] = np.where(both, _mid(lo[act], hi[act], log), x[act])
     return Roots(x=x, lo=lo, hi=hi, status=status, passes=passes)
-
-
-def expand(sign_at: Callable[[np.ndarray, "np.ndarray | None"], np.ndarray], x0, *, direction, factor: float = 4.0,
-           limit=None, log: bool = True, max_steps: int = 64) -> Roots:
-    """Step from ``x0`` in ``direction`` until ``sign_at`` changes sign: a bracket, or a status.
-
-    Parameters
-    ----------
-    sign_at : callable
-        ``sign_at(x, idx) -> s``: the sign (any real; only s > 0 and s <= 0 are told apart) of
-        the monotone function at x for the elements idx (None: all).
-    x0 : array_like
-        Starting points (> 0 when ``log``), at which the sign is evaluated first.
-    direction : array_like of +1 / -1
-        Where the sign change lies from x0 (e.g. from the sign at x0 and the monotonicity).
-    factor : float
-        First step: x0 * factor (``log``) or x0 + factor (linear). Steps grow geometrically
-        (the exponent doubles in ``log`` mode), so any finite bracket is reached in O(log) steps.
-    limit : array_like, optional
-        The farthest point to try in the direction (e.g. a known end of the domain); reaching
-        it without a sign change gives status :data:`NOT_BRACKETED` with x = limit.
-    max_steps : int
-
-    Returns
-    -------
-    Roots
-        ``lo``, ``hi``: the bracket (ordered), ``x``: its end on the far side, status
-        :data:`CONVERGED` where a sign change was found, :data:`NOT_BRACKETED` elsewhere.
-    """
-    x0 = np.atleast_1d(np.asarray(x0, dtype=np.float64)).copy()
-    n = x0.size
-    d = _as_array(direction, n)
-    lim = _as_array(np.where(d > 0, np.inf, -np.inf if not log else 0.0) if limit is None else limit, n)
-    s0 = np.asarray(sign_at(x0, None), dtype=np.float64) > 0
-    near = x0.copy()
-    far = x0.copy()
-    status = np.full(n, NOT_BRACKETED, dtype=np.int8)
-    step = np.full(n, float(np.log(factor)) if log else float(factor))
-    act = np.arange(n)
-    passes = 1
-    for _ in range(max_steps):
-        if act.size == 0:
-            break
-        with np.errstate(over="ignore", under="ignore"):
-            if log:
-                xn = near[act] * np.exp(d[act] * step[act])
-            else:
-                xn = near[act] + d[act] * step[act]
-        at_lim = np.where(d[act] > 0, xn >= lim[act], xn <= lim[act]) | ~np.isfinite(xn) | (xn == near[act])
-        xn = np.where(at_lim, lim[act], xn)
-        s = np.asarray(sign_at(xn, act), dtype=np.float64) > 0
-        passes += 1
-        flipped = s != s0[act]
-        far[act] = xn
-        status[act[flipped]] = CONVERGED
-        keep = ~flipped & ~at_lim
-        near[act[keep]] = xn[keep]
-        step[act] *= 2.0
-        act = act[keep]
-    lo = np.where(d > 0, near, far)
-    hi = np.where(d > 0, far, near)
-    return Roots(x=far, lo=lo, hi=hi, status=status, passes=passes)
 
 
 def last_true(pred: Callable[[np.ndarray, "np.ndarray | None"], np.ndarray], lo, hi, guess=None) -> tuple[np.ndarray, int]:

@@ -33,6 +33,10 @@ class Solution:
         Relative gap (upper_bound - goodput) / upper_bound, >= 0.
     multipliers : dict
         Multipliers and auxiliary optima the solver found (theta, lambda, tau, ...).
+    method : str
+        How the answer was obtained, e.g. 'enumeration', 'branch-and-bound' or 'local-search'
+        (integer heterogeneous), 'continuous' (its relaxation), 'exact' (closed forms and
+        exact searches); '' where not stated.
     """
 
     name: str
@@ -43,6 +47,7 @@ class Solution:
     upper_bound: float
     gap: float
     multipliers: dict[str, Any] = dataclasses.field(default_factory=dict)
+    method: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""

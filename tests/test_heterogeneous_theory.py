@@ -1,6 +1,6 @@
 """theory.heterogeneous (D1-D7) and its ties to the numerics.
 
-Each numeric formula of numerics.heterogeneous_* that comes from theory.heterogeneous is
+Each numeric formula of numerics.heterogeneous that comes from theory.heterogeneous is
 compared with the SymPy expression, lambdified and evaluated with SciPy's complex Lambert-W
 (``scipy.special.lambertw``, an implementation independent of numerics.lambertw), on grids that
 include the edges (alpha near 0 and 1, free drafting t = 0, small and large deadlines).
@@ -16,7 +16,8 @@ from scipy.special import lambertw as scipy_lambertw
 import theory.heterogeneous as TH
 from numerics import Scenario
 from numerics.allocation import share_for_deadline
-from numerics.heterogeneous_kkt import Inner, Users, solve_inner
+from numerics.heterogeneous.inner import Inner
+from numerics.heterogeneous.users import Users
 from theory.symbols import B, L, alpha, beta, eta, lam, tau, v1
 
 _W = {"LambertW": lambda z: np.real(scipy_lambertw(z))}
@@ -90,8 +91,8 @@ def test_theory_errors(call, match):
 
 # ------------------------------------------------------------------------- ties to numerics
 def _one_user(alpha_, t_, s_, eta_, Lmax=10_000):
-    return Users.from_scenario(Scenario(alpha=[alpha_], t_draft=[t_], bits_per_token=[s_], bandwidth_hz=1e5,
-                                        spectral_efficiency=[eta_], v0=0.01, max_draft=Lmax))
+    return Users(Scenario(alpha=[alpha_], t_draft=[t_], bits_per_token=[s_], bandwidth_hz=1e5,
+                          spectral_efficiency=[eta_], v0=0.01, max_draft=Lmax), "smooth")
 
 
 CASES = [  # alpha, t, s, eta, tau, lambda
@@ -113,14 +114,15 @@ def test_closed_form_matches_solve(case, closed_form):
     v_ = float(f(a_, t_, s_, e_, 1e5, tau_, lam_))
     L_ref = tau_ * (1 - s_ * v_) / t_
     inner = Inner(_one_user(a_, t_, s_, e_), tau_)
-    b, Lnum, _, _ = inner.best_response(lam_)
-    if 0 < L_ref < inner.ell[0]:
+    r = inner.respond(lam_)
+    b, Lnum = r.beta, r.L
+    if 0 < L_ref < inner.cap[0]:
         assert Lnum[0] == pytest.approx(L_ref, rel=1e-10, abs=1e-12)
         # and the stationarity holds: A'(L) dL/dbeta = lambda
         foc = sp.lambdify((alpha, ts, ss, eta, B, tau, beta), closed_form_foc(), modules="numpy")
         assert float(foc(a_, t_, s_, e_, 1e5, tau_, b[0])) == pytest.approx(lam_, rel=1e-9)
     else:
-        assert Lnum[0] == pytest.approx(min(max(L_ref, 0.0), inner.ell[0]), abs=1e-9)
+        assert Lnum[0] == pytest.approx(min(max(L_ref, 0.0), inner.cap[0]), abs=1e-9)
 
 
 def closed_form_foc():
@@ -135,8 +137,8 @@ def test_free_drafting_matches_solve(case):
     f = sp.lambdify((alpha, TH.s_pos, eta, B, tau, lam), expr, modules="numpy")
     L_ref = float(f(a_, s_, e_, 1e5, tau_, lam_))
     inner = Inner(_one_user(a_, 0.0, s_, e_), tau_)
-    _, Lnum, _, _ = inner.best_response(lam_)
-    assert Lnum[0] == pytest.approx(min(max(L_ref, 0.0), inner.ell[0]), rel=1e-10, abs=1e-10)
+    Lnum = inner.respond(lam_).L
+    assert Lnum[0] == pytest.approx(min(max(L_ref, 0.0), inner.cap[0]), rel=1e-10, abs=1e-10)
 
 
 @pytest.mark.parametrize("a_", [1e-6, 0.2, 0.5, 0.9, 1 - 1e-10])
@@ -159,14 +161,18 @@ def test_envelope_derivative_matches_finite_difference():
                   bits_per_token=rng.uniform(100, 1000, K), bandwidth_hz=1e6, v0=0.02, max_draft=12,
                   rate_model=model)
         kw["spectral_efficiency" if model == "linear" else "snr"] = rng.uniform(1.0, 20.0, K)
-        u = Users.from_scenario(Scenario(**kw))
+        u = Users(Scenario(**kw), "smooth")
         tau0, h = 0.01, 1e-7
 
         def F(x):
-            return float(np.sum(solve_inner(Inner(u, x)).tokens))
+            return Inner(u, x).solve().N
 
         fd = (F(tau0 + h) - F(tau0 - h)) / (2 * h)
-        assert solve_inner(Inner(u, tau0)).dual()[1] == pytest.approx(fd, rel=1e-6)
+        r = Inner(u, tau0).solve()
+        assert r.dF == pytest.approx(fd, rel=1e-6)
+        # and F'' (implicit differentiation through the band root) against central differences
+        fd2 = (Inner(u, tau0 + 1e-6).solve().dF - Inner(u, tau0 - 1e-6).solve().dF) / 2e-6
+        assert r.d2F == pytest.approx(fd2, rel=1e-5)
 
 
 def test_d2_second_derivative_negative_on_grid():

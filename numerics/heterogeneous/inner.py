@@ -1,0 +1,519 @@
+r"""The inner band problem at a fixed drafting deadline (docs/model.md D1, D2, D3, D6).
+
+At a deadline tau, with per-user token prices mu_k >= 0 (mu = g v1 in Dinkelbach's step for
+ragged batching, D6; cap multipliers in the certificate of padded batching) and caps ell_k:
+
+.. math::
+
+    F(\tau) = \max_{\beta \ge 0,\ \sum_k \beta_k \le 1,\ 0 \le L_k \le \ell_k}\ \sum_k A_k(L_k) - \mu_k L_k
+    \quad\text{s.t.}\quad \beta_k \ge b_k(L_k, \tau),
+
+concave (D2). Dualising the band with lambda >= 0 splits it into one problem per user,
+psi_k = max_L A_k(L) - mu_k L - lambda b_k(L, tau), whose maximiser L_k(lambda) solves
+(D3 stationarity, written in L so that it lives on the bounded interval [0, ell_k])
+
+.. math::  A_k'(L) - \mu_k = \lambda\, \partial_L b_k(L, \tau),
+
+a decreasing function of L (A concave, b convex). Per user (:meth:`Inner.respond`):
+
+- smooth A, linear rate, mu = 0: the closed form of D3 with the principal branch,
+  w = tau - t L = (2 t / a) omega(zeta) (omega = W_0(e^zeta), :func:`numerics.lambertw.omega_unchecked`),
+  L taken from whichever of (tau - w)/t and -1 + ln(w^2 / K0)/a loses fewer digits (the first
+  cancels when t is tiny, the second when alpha -> 1);
+- smooth A otherwise: the root of ln(A' - mu) - ln(lambda) - ln(b_L) (concave in L for the
+  linear rate) by :func:`numerics.roots.newton`, warm-started from the previous response;
+- piecewise-linear A (chord, profile): the last segment J whose left end still has
+  c_J - mu > lambda b_L (:func:`numerics.roots.last_true`, galloping from the previous J), then
+  inside it b_L(L) = (c_J - mu)/lambda (closed form for the linear rate, Newton for Shannon),
+  or the kink at its right end.
+
+Users without upload (s = 0) fill the deadline, L = min(ell, tau / t) (D1); users with no
+cost at all take their cap; users with A'(0) <= mu keep L = 0 (D6).
+
+The band multiplier lambda is the root of sum_k b_k(L_k(lambda), tau) = 1 (decreasing in
+lambda; :meth:`Inner.solve`), or 0 when every user reaches its cap with band to spare. Where
+the sum jumps over 1 (users indifferent along a segment: linear rate, t = 0, piecewise A), the
+users on the jump share the rest of the band (a convex combination of the two responses).
+
+Each response also returns the partial derivatives the outer search needs (implicit
+differentiation of the stationarity): d beta / d lambda, d beta / d tau, and d psi / d tau,
+d^2 psi / d tau^2 at fixed lambda, from which F'(tau) (the envelope theorem, D5) and F''(tau)
+follow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..lambertw import omega_unchecked
+from ..roots import NOT_BRACKETED, last_true, newton
+from .users import Users
+
+__all__ = ["Inner", "Response", "SolverError"]
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+class SolverError(RuntimeError):
+    """A solver step failed (never expected for a valid scenario); ``step`` names it."""
+
+    def __init__(self, step: str, message: str):
+        super().__init__(f"{step}: {message}")
+        self.step = step
+
+
+@dataclasses.dataclass
+class Response:
+    """Per-user optimum of the inner problem at (tau, lambda): arrays over all K users.
+
+    ``status``: 0 at L = 0, 1 interior root, 2 held at a cap or a kink, 3 user without
+    upload bound by the deadline, 4 user without upload not bound (cap or stop-short).
+    """
+
+    tau: float
+    lam: float
+    L: np.ndarray
+    beta: np.ndarray
+    status: np.ndarray
+    S: float                 # sum_k beta_k - 1
+    dS_dlnlam: float         # lambda dS/dlambda (<= 0)
+    F: float                 # sum_k A_k(L_k) - mu_k L_k
+    N: float                 # sum_k A_k(L_k)
+    sumL: float
+    dF: float = np.nan       # F'(tau) at fixed lambda (= the envelope derivative when S = 0)
+    d2F: float = np.nan      # F''(tau) along lambda(tau)
+    dlnlam_dtau: float = 0.0  # d ln(lambda)/d tau along the root
+    passes: int = 0
+    terms: dict | None = None  # the uploading users' share terms (Users.share_terms / length_terms)
+
+
+class Inner:
+    """The inner problem at a deadline ``tau`` with prices ``mu`` and caps ``cap`` (module docstring)."""
+
+    def __init__(self, users: Users, tau: float, mu=0.0, cap=None):
+        u = self.u = users
+        K = u.K
+        self.tau = tau = float(tau)
+        self.mu = np.broadcast_to(np.asarray(mu, dtype=np.float64), (K,)).copy()
+        self.cap = u.cap.copy() if cap is None else np.minimum(u.cap, np.broadcast_to(cap, (K,)))
+        can = u.active & (self.cap > 0) & (u.c1 > self.mu)
+        self.zc = can & u.zero_cost
+        if tau > 0:
+            self.free = can & (u.s == 0) & (u.t > 0)
+            self.up_mask = can & (u.s > 0)
+        else:  # at tau = 0 only users without any cost draft
+            self.free = np.zeros(K, dtype=bool)
+            self.up_mask = np.zeros(K, dtype=bool)
+        self.up = np.flatnonzero(self.up_mask)
+        self.passes = 0
+        self.warm_L: np.ndarray | None = None
+        self.warm_beta: np.ndarray | None = None
+        self.warm_J: np.ndarray | None = None
+        # users that need no band: fixed responses (independent of lambda)
+        self.L_fixed = np.zeros(K)
+        stop = u.stop_short(self.mu)
+        zc = self.zc
+        self.L_fixed[zc] = np.minimum(self.cap[zc], stop[zc])
+        fr = self.free
+        if fr.any():
+            lim = tau / u.t[fr]
+            top = np.minimum(self.cap[fr], stop[fr])
+            self.L_fixed[fr] = np.minimum(top, lim)
+            self.free_bound = np.zeros(K, dtype=bool)
+            self.free_bound[fr] = lim < top
+        else:
+            self.free_bound = np.zeros(K, dtype=bool)
+        up = self.up
+        if up.size:
+            self.Ltop = np.minimum(np.minimum(self.cap[up], stop[up]), u.reach(tau, up))
+            self.mu_up = self.mu[up]
+            self.closed_form = u.kind == "smooth" and u.model == "linear" and not np.any(self.mu_up > 0)
+            if self.closed_form:
+                self._prepare_closed_form()
+            # ln b_L at L = 0 (the zero test): linear ln(s / (tau B eta)), Shannon -inf
+            self.ln_bL0 = u.share_terms(np.zeros(up.size), tau, up, order=1)["ln_bL"]
+            # share at the top of the bracket where it is reachable: with lambda -> 0 every user
+            # goes there, so there is band to spare (lambda = 0) if these shares fit
+            reachable = self.Ltop < u.reach(tau, up)
+            top_terms = u.share_terms(np.where(reachable, self.Ltop, 0.0), tau, up, order=1)
+            self.b_top = np.where(reachable, top_terms["b"], np.inf)
+
+    # ------------------------------------------------------------------ per-user pieces
+    def _prepare_closed_form(self) -> None:
+        u, up, tau = self.u, self.up, self.tau
+        t, s, a = u.t[up], u.s[up], u.a[up]
+        Be = u.B * u.ch[up]
+        # K0 / lambda = s tau (1 - alpha) / (a B eta);  e^{-a(L+1)} = lambda K0' / w^2
+        self.cf_lnK0 = np.log(s) + np.log(tau) - np.log(u.inv_oma[up]) - np.log(a) - np.log(Be)
+        pos = t > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.cf_zeta0 = np.where(pos, np.log(a) - np.log(2.0 * t) + 0.5 * self.cf_lnK0
+                                     + 0.5 * a * (1.0 + tau / np.where(pos, t, 1.0)), 0.0)
+        self.cf_pos = pos
+
+    def _closed_form(self, lam: float) -> tuple[np.ndarray, np.ndarray]:
+        """D3 with W_0 (module docstring): (L, w = tau - t L) of every uploading user, unclipped."""
+        u, up, tau = self.u, self.up, self.tau
+        t, a = u.t[up], u.a[up]
+        lnl = np.log(lam)
+        lnK0 = self.cf_lnK0 + lnl
+        pos = self.cf_pos
+        w = np.full(up.size, tau)
+        if pos.any():
+            om = omega_unchecked(self.cf_zeta0[pos] + 0.5 * lnl)
+            w[pos] = (2.0 * t[pos] / a[pos]) * om
+        with np.errstate(divide="ignore", invalid="ignore"):
+            L_log = -1.0 + (2.0 * np.log(w) - lnK0) / a
+            L_lin = (tau - w) / np.where(pos, t, 1.0)
+            err_lin = tau / np.where(pos, t, 1.0)
+            err_log = (2.0 * np.abs(np.log(w)) + np.abs(lnK0) + 1.0) / a
+        return np.where(pos & (err_lin < err_log), L_lin, L_log), w
+
+    def _phi(self, st, idx, lnlam):
+        """phi = ln(A'(L) - mu) - ln(lambda) - ln(b_L) and d phi / d L (uploading users idx)."""
+        u = self.u
+        sub = self.up if idx is None else self.up[idx]
+        mu = self.mu_up if idx is None else self.mu_up[idx]
+        L = st["L"]
+        lnA = u.lnk[sub] - u.a[sub] * (L + 1.0)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            r = np.where(mu > 0, np.exp(np.log(mu) - lnA), 0.0)  # mu / A'
+            ln_net = lnA + np.log1p(-np.minimum(r, 1.0))
+            dln_net = -u.a[sub] / (1.0 - r)
+            kappa = st["bLL"] / st["bL"]
+        phi = ln_net - lnlam - st["ln_bL"]
+        return np.where(np.isnan(phi), -np.inf, phi), dln_net - kappa
+
+    def _smooth(self, lam: float):
+        """(beta, L-terms, status) of the uploading users for a smooth A (module docstring).
+
+        Closed form (linear rate, mu = 0), else the root of phi in ln(beta) on
+        (0, b(top)): in the share the lengths and the upload slack w = tau s / (s + t r) keep
+        their precision near the deadline (t L -> tau), where L-space would cancel.
+        """
+        u, up = self.u, self.up
+        n = up.size
+        cap = self.cap[up]
+        top = self.Ltop
+        beta = np.zeros(n)
+        status = np.zeros(n, dtype=np.int8)
+        if self.closed_form:
+            Lc, w = self._closed_form(lam)
+            zero = ~(Lc > 0)
+            capd = ~zero & (Lc >= cap)
+            Be = u.B * u.ch[up]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                bc = u.s[up] * Lc / (Be * w)
+            beta = np.where(zero, 0.0, np.where(capd, self.b_top, bc))
+            status = np.where(zero, 0, np.where(capd, 2, 1)).astype(np.int8)
+            return beta, status
+        lnlam = float(np.log(lam))
+        mu = self.mu_up
+        lnA0 = u.lnk[up] - u.a[up]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            net0 = np.exp(lnA0) - mu
+            zero = ~(np.log(np.maximum(net0, 0.0)) - lnlam - self.ln_bL0 > 0)
+        # at the cap when it is the top of the bracket (below the reach and the stop-short length)
+        cand = np.flatnonzero(~zero & (cap <= top))
+        at_cap = np.zeros(n, dtype=bool)
+        if cand.size:
+            st = u.share_terms(cap[cand], self.tau, up[cand], order=2)
+            ph, _ = self._phi(st, cand, lnlam)
+            at_cap[cand] = ph >= 0
+        beta[at_cap] = self.b_top[at_cap]
+        status[at_cap] = 2
+        todo = np.flatnonzero(~zero & ~at_cap)
+        if todo.size:
+            warm = None if self.warm_beta is None else self.warm_beta[up][todo]
+            hi = np.where(np.isfinite(self.b_top[todo]), self.b_top[todo], 1e300)
+
+            def fun(x, idx):
+                sel = todo if idx is None else todo[idx]
+                st = u.length_terms(x, self.tau, up[sel], order=2)
+                ph, dph = self._phi(st, sel, lnlam)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    return ph, dph / st["bL"]  # d phi / d beta = phi_L L'(beta), L' = 1 / b_L
+
+            r = newton(fun, 1e-300, hi, warm, increasing=False, log=True, rtol=2 * _EPS, lo_open=True,
+                       hi_open=True)
+            self.passes += r.passes
+            lost = r.status == NOT_BRACKETED
+            beta[todo] = np.where(lost & (r.x <= 1e-300), 0.0, r.x)  # a share below 1e-300: L = 0
+            status[todo] = np.where(beta[todo] > 0, 1, 0)
+        return beta, status
+
+    def _ln_bL(self, L, sel):
+        return self.u.share_terms(L, self.tau, self.up[sel], order=1)["ln_bL"]
+
+    def _piecewise(self, lam: float) -> tuple[np.ndarray, np.ndarray]:
+        """L and status of the uploading users for a piecewise-linear A (module docstring)."""
+        u, up = self.u, self.up
+        n = up.size
+        lnlam = float(np.log(lam))
+        mu = self.mu_up
+        top = self.Ltop
+        lin0 = u.kind == "linear0"
+        jmax = np.ones(n, dtype=np.int64) if lin0 else np.maximum(np.ceil(top), 1.0).astype(np.int64)
+
+        def pred(j, idx):
+            sel = np.arange(n) if idx is None else idx
+            jf = j.astype(np.float64)
+            cj = u.segment(jf, up[sel]) - mu[sel]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lhs = np.log(np.maximum(cj, 0.0)) - lnlam
+            lb = np.where(jf - 1.0 <= 0.0, self.ln_bL0[sel], self._ln_bL(jf - 1.0, sel))
+            return (cj > 0) & (lhs > lb)
+
+        guess = self.warm_J[up] if self.warm_J is not None else None
+        J, p = last_true(pred, np.ones(n, dtype=np.int64), jmax, guess)
+        self.passes += p
+        J = np.maximum(J, 0)
+        L = np.zeros(n)
+        status = np.zeros(n, dtype=np.int8)
+        live = np.flatnonzero(J >= 1)
+        self.J_last = np.zeros(u.K, dtype=np.int64)
+        self.J_last[up] = J
+        if live.size == 0:
+            return L, status
+        Jl = J[live].astype(np.float64)
+        E = top[live] if lin0 else np.minimum(Jl, top[live])
+        start = np.zeros(live.size) if lin0 else Jl - 1.0
+        with np.errstate(divide="ignore"):
+            v = np.log(u.segment(Jl, up[live]) - mu[live]) - lnlam
+        at_end = self._ln_bL(E, live) <= v
+        L[live] = E
+        status[live] = 2
+        inner = np.flatnonzero(~at_end)
+        if inner.size:
+            sel = live[inner]
+            lo, hi, vv = start[inner], E[inner], v[inner]
+            if u.model == "linear":
+                t, s = u.t[up[sel]], u.s[up[sel]]
+                Be = u.B * u.ch[up[sel]]
+                # b_L(L) = s tau / (B eta w^2) = e^v: w = sqrt(s tau e^-v / (B eta)), L = (tau - w) / t,
+                # written as tau (tau - s e^-v / (B eta)) / (t (tau + w)) to be monotone in lambda
+                # (t = 0 never comes here: b_L is then constant and the user sits at E)
+                tau = self.tau
+                z = np.exp(np.log(s) - vv - np.log(Be))       # s e^-v / (B eta) = w^2 / tau
+                w = np.sqrt(z * tau)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    x = tau * (tau - z) / (t * (tau + w))
+                x = np.clip(np.where(np.isfinite(x), x, lo), lo, hi)
+            else:
+                # Shannon: the root of ln b_L = v in ln(beta) (b_L -> 0 as L -> 0, so the share can
+                # be astronomically small), between the shares at the ends of the segment
+                tau = self.tau
+                b_lo = np.where(lo > 0, u.share_terms(lo, tau, up[sel], order=1)["b"], 1e-300)
+                b_hi = u.share_terms(hi, tau, up[sel], order=1)["b"]
+                b_hi = np.where(np.isfinite(b_hi), b_hi, 1e300)
+                b_lo = np.minimum(b_lo, 0.5 * b_hi)
+
+                def fun(xx, idx):
+                    ss = sel if idx is None else sel[idx]
+                    st = u.length_terms(xx, tau, up[ss], order=2)
+                    vi = vv if idx is None else vv[idx]
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        return st["ln_bL"] - vi, (st["bLL"] / st["bL"]) / st["bL"]  # d/dbeta = d/dL / b_L
+
+                warm = None if self.warm_beta is None else self.warm_beta[up[sel]]
+                r = newton(fun, b_lo, b_hi, warm, increasing=True, log=True, rtol=2 * _EPS, lo_open=bool(np.any(lo <= 0)))
+                self.passes += r.passes
+                bx = np.where(r.status == NOT_BRACKETED, b_lo, r.x)
+                x = np.clip(u.length_terms(bx, tau, up[sel], order=1)["L"], lo, hi)
+                self.beta_interior = (up[sel], bx)
+            L[sel] = x
+            status[sel] = 1
+        return L, status
+
+    # ------------------------------------------------------------------ responses
+    def respond(self, lam: float, derivatives: bool = True) -> Response:
+        """Every user's optimum at the band price ``lam`` > 0 (or the caps at ``lam`` = 0)."""
+        u, up = self.u, self.up
+        K = u.K
+        L = self.L_fixed.copy()
+        beta = np.zeros(K)
+        status = np.zeros(K, dtype=np.int8)
+        status[self.free] = np.where(self.free_bound[self.free], 3, 4)
+        status[self.zc] = 4
+        dS = 0.0
+        self.passes += 1
+        d_up = None
+        st = None
+        if up.size:
+            order = 2 if derivatives else 1
+            if lam <= 0.0:
+                Lu = self.Ltop.copy()
+                su = np.full(up.size, 2, dtype=np.int8)
+                st = u.share_terms(Lu, self.tau, up, order=order)
+            elif u.piecewise:
+                self.beta_interior = None
+                Lu, su = self._piecewise(lam)
+                st = u.share_terms(Lu, self.tau, up, order=order)
+                if self.beta_interior is not None:  # Shannon users inside a segment: terms from the share
+                    ids, bx = self.beta_interior
+                    pos = np.searchsorted(up, ids)
+                    sti = u.length_terms(bx, self.tau, ids, order=order)
+                    for key, val in sti.items():
+                        if key in st:
+                            st[key] = st[key].copy()
+                            st[key][pos] = val
+            else:
+                bu, su = self._smooth(lam)
+                st = u.length_terms(bu, self.tau, up, order=order)
+                # users at the cap or at 0 keep their exact lengths
+                st["L"] = np.where(su == 2, self.Ltop, np.where(su == 0, 0.0, st["L"]))
+                st["b"] = bu
+            Lu = st["L"]
+            L[up] = Lu
+            status[up] = su
+            bu = np.where(Lu > 0, st["b"], 0.0)
+            beta[up] = bu
+            if derivatives and lam > 0:
+                d_up = self._derivatives(lam, Lu, su, st)
+                dS = float(np.sum(d_up["beta_lnlam"]))
+        S = float(np.sum(beta[up])) - 1.0 if up.size else -1.0
+        A = u.tokens(L)
+        N = float(np.sum(A))
+        F = N - float(np.sum(self.mu * L))
+        resp = Response(tau=self.tau, lam=lam, L=L, beta=beta, status=status, S=S, dS_dlnlam=dS, F=F, N=N,
+                        sumL=float(np.sum(L)), terms=st if up.size else None)
+        if derivatives:
+            self._envelope(resp, lam, d_up)
+        self.warm_L = L
+        self.warm_beta = beta
+        return resp
+
+    def _derivatives(self, lam, Lu, su, st):
+        """Implicit derivatives of the uploading users' responses (module docstring)."""
+        u, up = self.u, self.up
+        interior = su == 1
+        net = u.d_tokens(Lu, up) - self.mu_up        # A' - mu (= lambda b_L at an interior root)
+        App = -u.a[up] * u.d_tokens(Lu, up) if u.kind == "smooth" else np.zeros(up.size)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            kappa = st["bLL"] / st["bL"]
+            den = App - net * kappa                  # f_L / lambda-scale: (A'' - lambda b_LL)
+            L_lnlam = np.where(interior, net / den, 0.0)           # lambda dL/dlambda
+            L_tau = np.where(interior, net * (st["bLtau"] / st["bL"]) / den, 0.0)
+            beta_lnlam = np.where(interior, st["bL"] * L_lnlam, 0.0)
+            live = Lu > 0
+            beta_tau = np.where(live, st["btau"] + st["bL"] * L_tau, 0.0)
+            psi_tau = np.where(live, -lam * st["btau"], 0.0)
+            psi_tt = np.where(live, -lam * (st["btautau"] + st["bLtau"] * L_tau), 0.0)
+        fin = lambda x: np.where(np.isfinite(x), x, 0.0)  # noqa: E731 (a user at L = 0 contributes nothing)
+        return {"beta_lnlam": fin(beta_lnlam), "beta_tau": fin(beta_tau), "psi_tau": fin(psi_tau),
+                "psi_tt": fin(psi_tt)}
+
+    def _envelope(self, resp: Response, lam: float, d_up) -> None:
+        """F'(tau) (envelope, D5) and F''(tau) along the root lambda(tau)."""
+        u = self.u
+        dF = d2F = 0.0
+        fb = np.flatnonzero(resp.status == 3)
+        if fb.size:  # users without upload bound by the deadline: L = tau / t
+            t = u.t[fb]
+            net = u.d_tokens(resp.L[fb], fb) - self.mu[fb]
+            dF += float(np.sum(net / t))
+            if u.kind == "smooth":
+                d2F += float(np.sum(-u.a[fb] * u.d_tokens(resp.L[fb], fb) / t ** 2))
+        dlnlam = 0.0
+        if d_up is not None:
+            dF += float(np.sum(d_up["psi_tau"]))
+            d2F += float(np.sum(d_up["psi_tt"]))
+            S_tau = float(np.sum(d_up["beta_tau"]))
+            if resp.dS_dlnlam < 0:
+                dlnlam = -S_tau / resp.dS_dlnlam
+                d2F += S_tau * S_tau * lam / resp.dS_dlnlam
+        resp.dF, resp.d2F, resp.dlnlam_dtau = dF, d2F, dlnlam
+
+    # ------------------------------------------------------------------ the multiplier
+    def solve(self, lam0: float | None = None, pure: bool = False) -> Response:
+        """The band multiplier (module docstring): sum_k beta_k(lambda) = 1, or lambda = 0.
+
+        ``pure``: on a jump of the sum of shares, return the responses on its feasible side
+        (every user at its own optimum for that price, as the certificate needs) instead of
+        the combination that fills the band.
+        """
+        up = self.up
+        if up.size == 0 or float(np.sum(self.b_top)) <= 1.0:
+            r = self.respond(0.0)
+            r.passes = self.passes
+            return r
+        if lam0 is None or not (lam0 > 0 and np.isfinite(lam0)):
+            lam0 = self._initial_lambda()
+        cache: dict[float, Response] = {}
+
+        def S_of(x, idx):
+            # ln(sum of shares) (close to linear in ln lambda: the shares follow power laws of the
+            # price far from the root), its derivative, and for the kinks the primitive of S,
+            # lambda S - F (minus the dual function), with S itself
+            lam = float(x[0])
+            r = cache.get(lam)
+            if r is None:
+                r = cache[lam] = self.respond(lam)
+            tot = r.S + 1.0
+            if tot > 0:
+                f, df = float(np.log(tot)), r.dS_dlnlam / (tot * lam)
+            else:
+                f, df = -np.inf, np.nan
+            return np.array([f]), np.array([df]), np.array([lam * r.S - r.F]), np.array([r.S])
+
+        rr = newton(S_of, 1e-300, 1e300, lam0, increasing=False, log=True, rtol=4 * _EPS,
+                    lo_open=True, hi_open=True, primitive=True, max_log_step=8.0)
+        if rr.status[0] == NOT_BRACKETED:
+            # the root lies beyond [1e-300, 1e300] (absurd scales): the feasible response nearest it
+            feas = [r for r in cache.values() if r.S <= 0]
+            if not feas:
+                raise SolverError("inner band problem", f"no band price in [1e-300, 1e300] makes the shares "
+                                  f"fit at tau={self.tau!r}")
+            best = max(feas, key=lambda r: r.S)
+            best.passes = self.passes
+            return best
+        lam = float(rr.x[0])
+        # the response at the last evaluated multiplier nearest the root
+        best = min(cache.values(), key=lambda r: (abs(r.S), abs(np.log(r.lam / lam))))
+        if abs(best.S) > 1e-12:
+            if pure:
+                hi = float(rr.hi[0])
+                best = cache.get(hi) or self.respond(hi)
+            else:
+                best = self._jump(cache, float(rr.lo[0]), float(rr.hi[0]))
+        best.passes = self.passes
+        return best
+
+    def _initial_lambda(self) -> float:
+        """A start for lambda: the median marginal value of band A'(L) / b_L(L) at an equal split."""
+        u, up = self.u, self.up
+        b = 1.0 / up.size
+        # L with share b: L = tau r / (s + t r)
+        if u.model == "linear":
+            r = b * u.B * u.ch[up]
+        else:
+            r = b * u.B * np.log1p(u.ch[up] / b) / np.log(2.0)
+        L = np.minimum(self.tau * r / (u.s[up] + u.t[up] * r), self.Ltop)
+        st = u.share_terms(L, self.tau, up, order=1)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            m = np.log(np.maximum(u.d_tokens(L, up) - self.mu_up, 0.0)) - st["ln_bL"]
+        m = m[np.isfinite(m)]
+        return float(np.exp(np.clip(np.median(m), -700.0, 700.0))) if m.size else 1.0
+
+    def _jump(self, cache: dict, lam_lo: float, lam_hi: float) -> Response:
+        """The sum of shares jumps over 1 between lam_lo and lam_hi: users on the jump share the rest."""
+        lo = cache.get(lam_lo) or self.respond(lam_lo)
+        hi = cache.get(lam_hi) or self.respond(lam_hi)
+        S_lo, S_hi = lo.S, hi.S  # S_lo > 0 > S_hi
+        theta = S_hi / (S_hi - S_lo) if S_lo != S_hi else 1.0  # weight of the lo response
+        if not (np.all(np.isfinite(lo.beta)) and np.all(np.isfinite(lo.L)) and 0.0 <= theta <= 1.0):
+            return hi  # the side that fits the band
+        beta = theta * lo.beta + (1.0 - theta) * hi.beta
+        L = theta * lo.L + (1.0 - theta) * hi.L
+        status = np.where(lo.L != hi.L, 1, hi.status).astype(np.int8)
+        A = self.u.tokens(L)
+        N = float(np.sum(A))
+        # F' = sum_k pi_k L_k / tau is linear in the users' (L, beta): combine it like them
+        r = Response(tau=self.tau, lam=lam_hi, L=L, beta=beta, status=status, S=float(np.sum(beta)) - 1.0,
+                     dS_dlnlam=hi.dS_dlnlam, F=N - float(np.sum(self.mu * L)), N=N, sumL=float(np.sum(L)),
+                     dF=theta * lo.dF + (1.0 - theta) * hi.dF, d2F=np.nan, dlnlam_dtau=0.0)
+        # F'' is not that of either side on a jump (a user indifferent along a segment absorbs the
+        # band): NaN lets the deadline search use secant steps
+        return r

@@ -1,0 +1,371 @@
+r"""The continuous relaxation: deadline search, Dinkelbach, padded cap search (docs/model.md D5, D6).
+
+.. math::
+
+    G^\star = \max_{\tau \ge 0,\ L,\ \beta}\ \frac{\sum_k A_k(L_k)}{\tau + c + v_1 n(L)},\qquad
+    c = v_0 + v_1 K + T_o,\quad L_k h_k(\beta_k) \le \tau .
+
+In (tau, X = tau beta, L) this is a concave-fractional program (the inner problem F(tau) of
+:mod:`.inner` is concave in tau), solved by three nested monotone one-dimensional roots, each
+by :func:`numerics.roots.newton`:
+
+- Dinkelbach (D6) on the ratio g: for a lower bound g (a feasible goodput), maximise
+  P(g) = max_tau F_mu(tau) - g tau with the token price mu = g v1 (ragged batching; 0 for
+  v1 = 0), then g <- N / D at the maximiser. g increases to G* superlinearly (Dinkelbach is
+  Newton's method on P, convex in g) and P(g) <= 0 certifies that g is optimal.
+- the deadline (D5): F_mu is concave, so its maximiser against the slope g is the root of the
+  decreasing F'_mu(tau) = g (F' from the envelope theorem, F'' from implicit differentiation
+  of the per-user stationarity and of the band root: Newton in ln tau, bracketed by the
+  saturation deadline, where F' = 0, and by an expansion towards 0). If
+  F'(0+) <= g (the value of the linearised problem, :meth:`.users.Users.linearised`), drafting
+  does not pay at this ratio: tau = 0.
+- padded batching with v1 > 0: the batch term v1 K (max_k L_k + 1) makes the common cap m a
+  variable; G**(m) = max over the rest with caps L_k <= m (a plain problem with the constant
+  c + v1 K m) is quasi-concave in m with dG**/dm = (sum_k nu_k - G v1 K) / D (nu_k the cap
+  multipliers), whose one sign change is found by the same Newton helper (secant steps).
+
+The answer carries the final deadline bracket and the band price lambda_x = lambda / tau,
+from which :mod:`.certificate` builds the certified bound (two tangents of the dual at the
+bracket ends, and the linearised line through tau = 0).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..roots import NOT_BRACKETED, newton
+from .certificate import certify
+from .inner import Inner, Response
+from .users import Users
+
+__all__ = ["Relaxation", "relax"]
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+@dataclasses.dataclass
+class Relaxation:
+    """The continuous optimum found and its certificate."""
+
+    tau: float
+    lam: float
+    L: np.ndarray
+    value: float             # N / D at (tau, L)
+    upper_bound: float       # certified bound on the relaxation's optimum (and the integer one)
+    mode: str                # 'plain' | 'dinkelbach' | 'padded'
+    ratio: float | None      # Dinkelbach's g (ragged, v1 > 0)
+    cap: float | None        # the common cap m (padded, v1 > 0)
+    passes: int              # vectorised passes over the users
+    evaluations: int         # inner problems solved (deadlines tried)
+
+
+@dataclasses.dataclass
+class _Point:
+    tau: float
+    resp: Response
+    inner: Inner
+    g: float                       # N / D at this point
+
+
+class _Problem:
+    """Constants and warm starts shared by the searches."""
+
+    def __init__(self, users: Users, caps: np.ndarray, v0: float, v1: float, overhead: float, batching: str):
+        self.u = users
+        self.caps = caps
+        self.K = users.K
+        self.v1 = v1
+        self.batching = batching
+        self.c = v0 + v1 * users.K + overhead
+        self.passes = 0
+        self.evals = 0
+        self.tau_warm: float | None = None
+        self.lam_warm: float | None = None
+        self.dlnlam: float = 0.0
+        self.L_warm: np.ndarray | None = None
+        self.beta_warm: np.ndarray | None = None
+        self.J_warm: np.ndarray | None = None
+
+    def inner(self, tau: float, mu, caps) -> Inner:
+        inn = Inner(self.u, tau, mu, caps)
+        inn.warm_L = self.L_warm
+        inn.warm_beta = self.beta_warm
+        inn.warm_J = self.J_warm
+        return inn
+
+    def solve_at(self, tau: float, mu, caps) -> tuple[Inner, Response]:
+        inn = self.inner(tau, mu, caps)
+        lam0 = self.lam_warm
+        if lam0 is not None and self.tau_warm:
+            lam0 = lam0 * float(np.exp(np.clip(self.dlnlam * (tau - self.tau_warm), -50.0, 50.0)))
+        r = inn.solve(lam0)
+        self.passes += inn.passes
+        self.evals += 1
+        if r.lam > 0:
+            self.lam_warm, self.tau_warm, self.dlnlam = r.lam, tau, r.dlnlam_dtau
+        self.L_warm = r.L
+        self.beta_warm = r.beta
+        self.J_warm = getattr(inn, "J_last", None)
+        return inn, r
+
+
+def _saturation(u: Users, caps: np.ndarray, mu) -> float:
+    """A deadline by which every user reaches min(cap, stop-short) at once: F' = 0 beyond it."""
+    top = np.minimum(caps, u.stop_short(np.broadcast_to(mu, (u.K,))))
+    act = u.active & (top > 0) & np.isfinite(top)
+    if not act.any():
+        return 0.0
+    up = act & (u.s > 0)
+    return float(np.max(np.where(act, top * u.t, 0.0)) + np.sum(np.where(up, u.s * top / u.full_rate(), 0.0)))
+
+
+def _deadline(pb: _Problem, caps, mu, g: float) -> _Point:
+    """argmax_tau F_mu(tau) - g tau (module docstring)."""
+    u = pb.u
+    mu_arr = np.broadcast_to(np.asarray(mu, dtype=np.float64), (u.K,))
+    base_in = pb.inner(0.0, mu_arr, caps)
+    base = base_in.respond(0.0)
+    # F'(0+) = value of the linearised problem at deadline 1 (users with a cost)
+    lin = u.linearised()
+    lin_in = Inner(lin, 1.0, mu_arr, np.where(caps > 0, lin.cap, 0.0))
+    lr = lin_in.solve()
+    pb.passes += lin_in.passes + 1
+    M0 = float(np.sum((lin.c1 - mu_arr) * lr.L))
+    tau_hi = _saturation(u, caps, mu_arr)
+    if not (M0 > g) or tau_hi <= 0.0:
+        return _Point(0.0, base, base_in, 0.0)
+    cache: dict[float, tuple[Inner, Response]] = {}
+
+    def at(tau: float):
+        hit = cache.get(tau)
+        if hit is None:
+            hit = cache[tau] = pb.solve_at(tau, mu_arr, caps)
+        return hit
+
+    def h(x, idx):  # F'(tau) - g, its derivative, and its primitive F(tau) - g tau
+        tau = float(x[0])
+        _, r = at(tau)
+        return np.array([r.dF - g]), np.array([r.d2F]), np.array([r.F - g * tau])
+
+    tau0 = pb.tau_warm if pb.tau_warm and 0 < pb.tau_warm < tau_hi else 0.5 * tau_hi
+    # at tau_hi every user is at min(cap, stop-short): F' = 0 and F is its maximum there
+    top = np.minimum(caps, u.stop_short(mu_arr))
+    top = np.where(u.active & np.isfinite(top), top, 0.0)
+    F_sat = float(np.sum(u.tokens(top) - mu_arr * top))
+    # below tau_lo drafting adds less than 1e-17 F(0) (F' <= M0): the search need not go lower
+    tau_lo = min(max(1e-17 * base.F / M0, tau_hi * 1e-300), 0.5 * tau_hi)
+    tau0 = max(tau0, 2.0 * tau_lo)
+    rr = newton(h, tau_lo, tau_hi, tau0, increasing=False, log=True, rtol=1e-13, lo_open=True,
+                primitive=True, ends=(np.nan, np.nan, -g, F_sat - g * tau_hi), max_log_step=5.0)
+    if rr.status[0] == NOT_BRACKETED:  # F' <= g down to tau_lo: the optimum is tau -> 0
+        return _Point(0.0, base, base_in, 0.0)
+    x = float(rr.x[0])
+    if x not in cache and 0.0 < x <= tau_hi:
+        at(x)
+    # the best evaluated deadline for P(g) = F - g tau; among near-ties (P is flat at a smooth
+    # optimum) the one nearest the root of F' - g
+    Pv = {tau: cache[tau][1].F - g * tau for tau in cache}
+    P_max = max(Pv.values())
+    near = [tau for tau in cache if Pv[tau] >= P_max - 8 * _EPS * abs(P_max)]
+    best_tau = min(near, key=lambda x_: abs(cache[x_][1].dF - g))
+    inn, r = at(best_tau)
+    if base.F >= r.F - g * best_tau:  # drafting nothing is at least as good (P(g) at tau = 0)
+        return _Point(0.0, base, base_in, 0.0)
+    return _Point(best_tau, r, inn, 0.0)
+
+
+def _dinkelbach(pb: _Problem, caps, c: float, v1r: float, g0: float) -> tuple[_Point, float]:
+    """Dinkelbach's iteration on the ratio (module docstring); returns the best point and the
+    last ratio g with P(g) <= 0 to rounding (so g >= G* up to it)."""
+    g = g0
+    best: _Point | None = None
+    for _ in range(100):
+        pt = _deadline(pb, caps, g * v1r, g)
+        r = pt.resp
+        pt.g = r.N / (pt.tau + c + v1r * r.sumL)
+        pt.mu = g * v1r
+        if best is None or pt.g > best.g:
+            best = pt
+        if not pt.g > g * (1.0 + 4 * _EPS):
+            break
+        g = pt.g
+    best.g_final = g
+    return best, g
+
+
+def _cap_multipliers(pb: _Problem, pt: _Point, m: float, g: float) -> np.ndarray:
+    """Multipliers nu_k >= 0 of L_k <= m at the point (any optimal dual solution: a supergradient).
+
+    Users held at m by the cap alone: nu = A'(m-) - mu - lambda b_L(m) (uploading) or A'(m-) - mu.
+    Users without upload held by both the cap and the deadline (t m = tau, a kink of F) share
+    the deadline's multiplier: together they must supply F'(tau) = g beyond the other users,
+    pi_k / t_k each, at most (A' - mu) / t_k; the rest of their marginal is nu_k.
+    """
+    u = pb.u
+    r = pt.resp
+    K = u.K
+    nu = np.zeros(K)
+    at = np.isclose(r.L, m, rtol=1e-12, atol=0.0) & (r.L > 0)
+    if pt.tau > 0:
+        # the deadline sits on such a kink only to the precision of its root (~1e-9 relative)
+        kink = (u.s == 0) & (u.t > 0) & (r.L > 0) & np.isclose(u.t * m, pt.tau, rtol=1e-6, atol=0.0)
+        at |= kink
+    else:
+        kink = np.zeros(K, dtype=bool)
+    if not at.any():
+        return nu
+    idx = np.flatnonzero(at)
+    mu = pt.inner.mu[idx]
+    net = u.d_tokens(np.full(idx.size, m), idx) - mu
+    nu[idx] = net
+    upm = pt.inner.up_mask[idx] & (pt.tau > 0)
+    if upm.any():
+        ui = idx[upm]
+        st = u.share_terms(r.L[ui], pt.tau, ui, order=1)
+        nu[ui] = nu[ui] - r.lam * st["bL"]
+    ki = np.flatnonzero(kink)
+    if ki.size:
+        marg = (u.d_tokens(np.full(ki.size, m), ki) - pt.inner.mu[ki]) / u.t[ki]  # most each can supply
+        counted = r.status[ki] == 3                                               # already in F'
+        need = max(g - (r.dF - float(np.sum(marg[counted]))), 0.0)
+        for j, k in enumerate(ki):
+            x = min(need, marg[j])
+            nu[k] = (marg[j] - x) * u.t[k]
+            need -= x
+    return np.maximum(np.where(np.isfinite(nu), nu, 0.0), 0.0)
+
+
+def _cap_search(pb: _Problem, g: float, m_guess: float | None) -> tuple[_Point, float]:
+    """Padded batching: argmax_m Q(m) = max_tau [F(tau; L <= m) - g tau] - g v1 K m (concave in m).
+
+    The root of a supergradient, sum_k nu_k - g v1 K (:func:`_cap_multipliers`), with Q as its
+    primitive (tangent intersections at the kinks of Q, where m crosses a user's length).
+    """
+    u = pb.u
+    lmax = float(np.max(np.where(u.active, pb.caps, 0.0))) if u.K else 0.0
+    cache: dict[float, tuple[_Point, float, float]] = {}
+    w = g * pb.v1 * pb.K
+
+    def value(m: float):
+        pt = _deadline(pb, np.minimum(pb.caps, m), 0.0, g)
+        return pt, pt.resp.F - g * pt.tau - w * m
+
+    def solve_m(m: float):
+        hit = cache.get(m)
+        if hit is None:
+            pt, Q = value(m)
+            r = pt.resp
+            near = (r.L < m) & (r.L >= m * (1.0 - 1e-6)) & (r.L > 0)
+            if near.any() and m > 0:
+                # a user held at once by the cap and by the deadline (found to ~1e-9): the
+                # envelope does not split their multipliers; the left difference quotient of the
+                # concave Q does (an estimate of Q'(m-) to O(h))
+                h = 1e-6 * m
+                d = (Q - value(m - h)[1]) / h
+            else:
+                d = float(np.sum(_cap_multipliers(pb, pt, m, g))) - w
+            hit = cache[m] = (pt, Q, d)
+        return hit
+
+    def fun(x, idx):
+        _, Q, d = solve_m(float(x[0]))
+        return np.array([d]), None, np.array([Q])
+
+    if lmax <= 0:
+        pt, _, _ = solve_m(0.0)
+        return pt, 0.0
+    m0 = float(np.clip(m_guess if m_guess else 0.5 * lmax, 1e-9 * lmax, lmax))
+    rr = newton(fun, 1e-12 * lmax, lmax, m0, increasing=False, log=True, rtol=1e-13, lo_open=True, hi_open=True,
+                primitive=True)
+    x = float(rr.x[0])
+    if 0.0 < x <= lmax:
+        solve_m(x)
+    if rr.status[0] == NOT_BRACKETED and x < m0:
+        solve_m(0.0)  # Q falls from m ~ 0 on: no drafting is a candidate
+    best_m = max(cache, key=lambda mm: cache[mm][1])
+    return cache[best_m][0], best_m
+
+
+def _padded(pb: _Problem, g0: float, m_guess: float | None) -> tuple[_Point, float, float]:
+    """Padded batching, v1 > 0 (module docstring): Dinkelbach over g around :func:`_cap_search`."""
+    g = g0
+    best = None
+    m = m_guess
+    for _ in range(100):
+        pt, m_new = _cap_search(pb, g, m)
+        r = pt.resp
+        pt.g = r.N / (pt.tau + pb.c + pb.v1 * pb.K * m_new)
+        pt.mu = 0.0
+        if best is None or pt.g > best[0].g:
+            best = (pt, m_new)
+        if not pt.g > g * (1.0 + 4 * _EPS):
+            break
+        g, m = pt.g, m_new
+    pt, m = best
+    pt.g_final = g
+    return pt, g, m
+
+
+def relax(users: Users, caps: np.ndarray, v0: float, v1: float, overhead: float, batching: str,
+          g0: float, tau_guess: float | None = None, m_guess: float | None = None) -> Relaxation:
+    """Solve the continuous relaxation with per-user caps and certify it (module docstring).
+
+    ``g0``: the goodput of a feasible point (a lower bound, e.g. the homogeneous optimum).
+    """
+    pb = _Problem(users, caps, v0, v1, overhead, batching)
+    pb.tau_warm = tau_guess
+    K = users.K
+    if v1 == 0.0:
+        mode = "plain"
+        pt, g = _dinkelbach(pb, caps, pb.c, 0.0, g0)
+        m = None
+    elif batching == "ragged":
+        mode = "dinkelbach"
+        pt, g = _dinkelbach(pb, caps, pb.c, v1, g0)
+        m = None
+    else:
+        mode = "padded"
+        pt, g, m = _padded(pb, g0, m_guess)
+    # ---- certificate (:func:`.certificate.certify`): valid for any token prices; these are tight
+    c = pb.c
+    lam_x = pt.resp.lam / pt.tau if pt.tau > 0 else 0.0
+    if mode == "padded":
+        # any nu >= 0 prices the caps L_k <= m; at an interior optimum sum nu = g v1 K. Tried: the
+        # envelope's nu, and g v1 K spread over the users held at m by their marginal value
+        # (where the envelope cannot split a user held by both the cap and the deadline)
+        n_max = float(np.max(caps)) if caps.size else 0.0
+        r = pt.resp
+        held = (r.L >= m * (1.0 - 1e-6)) & users.active & (caps > 0) if m and pt.tau > 0 else users.active & (caps > 0)
+        cands = [_cap_multipliers(pb, pt, m, pt.g)]
+        if pt.tau == 0.0:
+            # no drafting: a first token of user k gains A'(0+) and costs at least G h_k, h_k its
+            # per-token time with the whole band; the surplus prices the common cap
+            h = users.t + np.where(users.s > 0, users.s / users.full_rate(), 0.0)
+            cands.append(np.where(users.active & (caps > 0), np.maximum(users.c1 - pt.g * h, 0.0), 0.0))
+        if held.any():
+            marg = np.where(held, np.maximum(users.d_tokens(np.full(K, m if m else 0.0)), 0.0), 0.0)
+            W = pt.g * v1 * K
+            for wts in (marg, held.astype(np.float64)):
+                if wts.sum() > 0:
+                    cands.append(W * wts / wts.sum())
+        ub = np.inf
+        for nu in cands:
+            b, passes = certify(users, caps, c, nu, float(np.sum(nu)), v1 * K, n_max, pt.tau, lam_x, pt.g)
+            pb.passes += passes
+            ub = min(ub, b)
+    else:
+        if mode == "dinkelbach":
+            # the token price at the ratio found: the n-term of the bound is then neutral
+            mu_c = np.full(K, pt.g * v1)
+            P, w, n_max = float(pt.g * v1), v1, float(np.sum(caps))
+        else:
+            mu_c = np.zeros(K)
+            P, w, n_max = 0.0, 0.0, 0.0
+        ub, passes = certify(users, caps, c, mu_c, P, w, n_max, pt.tau, lam_x, pt.g)
+        pb.passes += passes
+    value = pt.g
+    return Relaxation(tau=pt.tau, lam=pt.resp.lam, L=pt.resp.L.copy(), value=value, upper_bound=max(ub, value),
+                      mode=mode, ratio=g if mode == "dinkelbach" else None, cap=m, passes=pb.passes,
+                      evaluations=pb.evals)
