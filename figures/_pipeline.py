@@ -9,6 +9,10 @@ A figure module defines
 
 :func:`render` writes ``NAME.png``, ``NAME.pdf`` and ``NAME.csv``; output is deterministic
 (seeded data, no timestamps in the files).
+
+A figure whose ``data()`` reads an input file that is absent (for example benchmark results
+not yet written) raises :class:`MissingInput` (any ``FileNotFoundError`` counts):
+:func:`render_all` then reports it in one line and renders the other figures.
 """
 
 from __future__ import annotations
@@ -16,13 +20,18 @@ from __future__ import annotations
 import csv
 import importlib
 import pkgutil
+import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import Iterable
 
 import numpy as np
 
-__all__ = ["figure_modules", "render", "render_all", "write_csv", "check_table"]
+__all__ = ["MissingInput", "check_table", "figure_modules", "render", "render_all", "write_csv"]
+
+
+class MissingInput(FileNotFoundError):
+    """A figure's input file is absent; :func:`render_all` skips that figure and says so."""
 
 
 def figure_modules() -> dict[str, ModuleType]:
@@ -56,11 +65,18 @@ def write_csv(table: dict, path: Path) -> None:
         w = csv.writer(fh)
         w.writerow(list(cols))
         for i in range(n):
-            w.writerow([repr(float(c[i])) if np.issubdtype(c.dtype, np.floating) else c[i].item() if hasattr(c[i], "item") else c[i] for c in cols.values()])
+            w.writerow([_cell(c, i) for c in cols.values()])
 
 
-def render(mod: ModuleType, out_dir: Path | str) -> list[Path]:
-    """Compute ``mod.data()``, draw ``mod.plot(table)``, write PNG, PDF and CSV."""
+def _cell(col: np.ndarray, i: int) -> object:
+    """A CSV cell: floats with repr precision, NumPy scalars as Python scalars."""
+    if np.issubdtype(col.dtype, np.floating):
+        return repr(float(col[i]))
+    return col[i].item() if hasattr(col[i], "item") else col[i]
+
+
+def render(mod: ModuleType, out_dir: Path | str, table: dict | None = None) -> list[Path]:
+    """Compute ``mod.data()`` (unless ``table`` is given), draw ``mod.plot(table)``, write PNG, PDF and CSV."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -68,7 +84,8 @@ def render(mod: ModuleType, out_dir: Path | str) -> list[Path]:
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    table = mod.data()
+    if table is None:
+        table = mod.data()
     fig = mod.plot(table)
     paths = [out / f"{mod.NAME}.{ext}" for ext in ("png", "pdf", "csv")]
     fig.savefig(paths[0], dpi=150, metadata={"Software": None})
@@ -78,19 +95,56 @@ def render(mod: ModuleType, out_dir: Path | str) -> list[Path]:
     return paths
 
 
-def render_all(out_dir: Path | str, only: Iterable[str] | None = None, progress: bool = False) -> list[Path]:
-    """Render every figure (or those named in ``only``) into ``out_dir``."""
+def _say_skipped(name: str, err: FileNotFoundError) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(f"figures: skipped {name}: {err}", file=sys.stderr)  # one line, without breaking a progress bar
+
+
+def render_all(out_dir: Path | str, only: Iterable[str] | None = None, progress: bool = False,
+               on_missing: Callable[[str, FileNotFoundError], None] | None = None) -> list[Path]:
+    """Render every figure (or those named in ``only``) into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : path
+        Output folder (created).
+    only : iterable of str, optional
+        Figure names to render (default: all, see :func:`figure_modules`).
+    progress : bool
+        Show a progress bar on stderr.
+    on_missing : callable, optional
+        Called as ``on_missing(name, error)`` for a figure whose ``data()`` raised
+        :class:`MissingInput` (or any ``FileNotFoundError``); that figure is skipped and the
+        others render. Default: one line ``figures: skipped NAME: <error>`` on stderr.
+
+    Returns
+    -------
+    list of Path
+        The files written, three per rendered figure (PNG, PDF, CSV).
+
+    Raises
+    ------
+    ValueError
+        A name in ``only`` is not a figure (before anything is rendered).
+    """
     mods = figure_modules()
     names = list(only) if only else list(mods)
     unknown = [n for n in names if n not in mods]
     if unknown:
         raise ValueError(f"unknown figure {unknown[0]!r}; known: {', '.join(mods)}")
-    it = names
+    report = on_missing or _say_skipped
+    it: Iterable[str] = names
     if progress:
         from tqdm import tqdm
 
         it = tqdm(names, desc="figures", unit="fig")
     paths: list[Path] = []
     for n in it:
-        paths += render(mods[n], out_dir)
+        try:
+            table = mods[n].data()
+        except FileNotFoundError as err:  # MissingInput, or a plain open() of an absent input
+            report(n, err)
+            continue
+        paths += render(mods[n], out_dir, table)
     return paths

@@ -1,7 +1,16 @@
 """Multi-SPIN numerics: scenario, model, solvers, baselines, simulator (MODEL.md section 6).
 
 This module only re-exports; each name lives in the module of its equation family.
+``__version__`` is the installed distribution's version (``multispin``, from its metadata).
 """
+
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
+
+try:
+    __version__ = _version("multispin")
+except _PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 from .scenario import Scenario as Scenario
 from .solution import Solution as Solution

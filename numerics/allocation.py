@@ -37,6 +37,7 @@ import numpy as np
 from .channel import _shannon_u, rate, rate_inverse
 from .roots import newton
 from .scenario import Scenario
+from .validation import as_draft_lengths, as_float, as_scenario
 
 __all__ = ["share_for_deadline", "equal_finish_allocation", "equal_finish_root", "finish_times"]
 
@@ -54,9 +55,11 @@ def share_for_deadline(scenario: Scenario, L, T) -> np.ndarray:
     Raises
     ------
     ValueError
-        If T <= L_k t_k for an uploading user (the deadline cannot be met with any share).
+        If T <= L_k t_k for an uploading user (the deadline cannot be met with any share), or
+        for a bad scenario, L or T (:mod:`numerics.validation`).
     """
-    L = np.broadcast_to(np.asarray(L, dtype=np.float64), (scenario.n_users,))
+    L = as_draft_lengths(as_scenario(scenario), L, continuous=True, capped=False)
+    T = as_float("T", T)
     s = scenario.bits_per_token
     need = (s > 0) & (L > 0)
     slack = T - L * scenario.t_draft
@@ -212,8 +215,8 @@ def equal_finish_allocation(scenario: Scenario, L) -> tuple[np.ndarray, float]:
     >>> beta.round(12).tolist(), round(T, 12)   # shares proportional to s_k; T = 1 + 3
     ([0.25, 0.75], 4.0)
     """
-    K = scenario.n_users
-    L = np.broadcast_to(np.asarray(L, dtype=np.float64), (K,))
+    K = as_scenario(scenario).n_users
+    L = as_draft_lengths(scenario, L, continuous=True, capped=False)
     s, t = scenario.bits_per_token, scenario.t_draft
     need = (s > 0) & (L > 0)
     free_time = float(np.max(np.where(need, 0.0, L * t)))

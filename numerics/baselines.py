@@ -14,12 +14,15 @@ The fixed-policy baselines are evaluated exactly: upper_bound = goodput, gap = 0
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .homogeneous import best_common_length, check_positive_round_time, solve_homogeneous
 from .latency import goodput, per_token_latency, round_time
 from .scenario import Scenario
 from .solution import Solution
+from .validation import as_choice, as_int, as_scenario, check_keywords
 
 __all__ = ["BASELINES", "baseline"]
 
@@ -36,9 +39,8 @@ def _exact(name: str, scenario: Scenario, L: np.ndarray, beta: np.ndarray, **mul
                     round_time=round_time(scenario, L, beta), upper_bound=G, gap=0.0, multipliers=mult)
 
 
-def _no_kwargs(name: str, kw: dict) -> None:
-    if kw:
-        raise ValueError(f"baseline {name!r} takes no keyword arguments, got {sorted(kw)}")
+def _no_kwargs(name: str, kw: dict, allowed: tuple[str, ...] = ()) -> None:
+    check_keywords(f"baseline {name!r}", kw, allowed)
 
 
 def baseline(scenario: Scenario, name: str, **kw) -> Solution:
@@ -73,14 +75,15 @@ def baseline(scenario: Scenario, name: str, **kw) -> Solution:
     >>> baseline(sc, 'autoregressive').goodput   # K / T_v(K)
     2.0
     """
-    if not isinstance(scenario, Scenario):
-        raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
-    if name not in BASELINES:
-        raise ValueError(f"name must be one of {BASELINES}, got {name!r}")
+    scenario = as_scenario(scenario)
+    name = as_choice("name", name, BASELINES)
     K = scenario.n_users
     if name == "heterogeneous":  # lazy: another issue's module
         from .heterogeneous import solve_heterogeneous
 
+        params = list(inspect.signature(solve_heterogeneous).parameters.values())[1:]  # after the scenario
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+            _no_kwargs(name, kw, tuple(p.name for p in params))
         return solve_heterogeneous(scenario, **kw)
     if name == "equal-heterogeneous":
         _no_kwargs(name, kw)
@@ -99,11 +102,10 @@ def baseline(scenario: Scenario, name: str, **kw) -> Solution:
     equal = np.full(K, 1.0 / K)
     if name == "equal-fixed":
         L = kw.pop("L", DEFAULT_FIXED_L)
-        _no_kwargs(name, kw)
-        if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < 1:
-            raise ValueError(f"L must be an integer >= 1, got {L!r}")
-        Lc = min(int(L), scenario.max_draft)
-        return _exact(name, scenario, np.full(K, Lc, dtype=np.int64), equal, L_requested=int(L))
+        _no_kwargs(name, kw, ("L",))
+        L_fixed = as_int("L", L, low=1)
+        L_used = min(L_fixed, scenario.max_draft)
+        return _exact(name, scenario, np.full(K, L_used, dtype=np.int64), equal, L_requested=L_fixed)
     # equal-best: the H4 search at the per-token makespan of the equal split
     _no_kwargs(name, kw)
     theta = float(np.max(per_token_latency(scenario, equal)))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .lambertw import lambertw
+from .validation import RATE_MODELS, as_float_array, fmt
 
 __all__ = ["rate", "rate_inverse", "rate_derivative"]
 
@@ -31,8 +32,8 @@ _LN2 = np.log(2.0)
 
 
 def _check_model(rate_model: str) -> None:
-    if rate_model not in ("linear", "shannon"):
-        raise ValueError(f"rate_model must be 'linear' or 'shannon', got {rate_model!r}")
+    if not isinstance(rate_model, str) or rate_model not in RATE_MODELS:
+        raise ValueError(f"rate_model must be 'linear' or 'shannon', got {fmt(rate_model)}")
 
 
 def _first(x: np.ndarray, bad: np.ndarray) -> float:
@@ -41,8 +42,8 @@ def _first(x: np.ndarray, bad: np.ndarray) -> float:
 
 def _check_link(bandwidth_hz, channel) -> tuple[np.ndarray, np.ndarray]:
     """bandwidth_hz and channel as float64 arrays; ValueError unless finite and > 0."""
-    bw = np.asarray(bandwidth_hz, dtype=np.float64)
-    ch = np.asarray(channel, dtype=np.float64)
+    bw = as_float_array("bandwidth_hz", bandwidth_hz, None)
+    ch = as_float_array("channel", channel, None)
     bad = ~((bw > 0) & np.isfinite(bw))
     if bad.any():
         raise ValueError(f"bandwidth_hz must be finite and > 0, got {_first(bw, bad)!r}")
@@ -73,7 +74,7 @@ def rate(rate_model: str, beta, bandwidth_hz, channel):
     1.0
     """
     _check_model(rate_model)
-    beta = np.asarray(beta, dtype=np.float64)
+    beta = as_float_array("beta", beta, None)
     bandwidth_hz, ch = _check_link(bandwidth_hz, channel)
     bad = ~((beta >= 0) & np.isfinite(beta))
     if bad.any():
@@ -100,7 +101,7 @@ def rate_derivative(rate_model: str, beta, bandwidth_hz, channel):
     beta = 0. Raises ``ValueError`` for beta negative or not finite, B or the channel <= 0.
     """
     _check_model(rate_model)
-    beta = np.asarray(beta, dtype=np.float64)
+    beta = as_float_array("beta", beta, None)
     bandwidth_hz, ch = _check_link(bandwidth_hz, channel)
     bad = ~((beta >= 0) & np.isfinite(beta))
     if bad.any():
@@ -134,7 +135,7 @@ def rate_inverse(rate_model: str, r, bandwidth_hz, channel):
     1.0
     """
     _check_model(rate_model)
-    r = np.asarray(r, dtype=np.float64)
+    r = as_float_array("rate r", r, None)
     bandwidth_hz, ch = _check_link(bandwidth_hz, channel)
     bad = ~((r >= 0) & np.isfinite(r))
     if bad.any():

@@ -8,11 +8,21 @@ Subcommands::
     multispin simulate FILE [--rounds N] [--seed S] [--regime R] [--fading] [--json]
     multispin presets                                   list the cited preset scenarios
 
-A scenario file is TOML: either every Scenario field at top level (see
-``scenarios/example.toml``), or ``preset = "name"`` plus overrides of any Scenario field and
-``n_users`` (see ``scenarios/preset_override.toml``). A bad file prints one line on stderr
-(missing file, TOML syntax error with its line, unknown key, or a bad value naming the field)
-and exits with code 2, without a traceback.
+A scenario file is TOML, read as UTF-8 whatever the locale: either every Scenario field at
+top level (see ``scenarios/example.toml``), or ``preset = "name"`` plus overrides of any
+Scenario field and ``n_users`` (see ``scenarios/preset_override.toml``).
+
+Errors and exit codes (:mod:`numerics.cli_common`, the one place that maps exceptions to exit
+codes): bad input (a missing file, a directory, a file that is not UTF-8 or not TOML, an
+unknown key, a bad value naming the field, a value above a limit of
+:mod:`numerics.validation`, a bad argument) prints one line on stderr and exits with 2; an
+internal failure (a solver defect) prints one line and exits with 1; never a traceback
+(``MULTISPIN_TRACEBACK=1`` adds it to an internal error). Output into a closed pipe ends
+quietly with 141. ``--json`` output is strict JSON: a number that is not finite is written
+as ``null``.
+
+New subcommands live in their own module with ``add_parser(subparsers)`` (which sets
+``func``); listing the module in :data:`SUBCOMMAND_MODULES` registers it.
 
 This module is the program's entry point, so it is the one place in ``numerics`` that
 imports ``figures`` and ``proofs_check``; it does so inside the subcommand functions, so that
@@ -22,13 +32,21 @@ imports ``figures`` and ``proofs_check``; it does so inside the subcommand funct
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import sys
-from typing import Any, Sequence
+from pathlib import Path
+from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["main", "solve_report"]
+from . import __version__
+from .cli_common import ArgumentParser, print_json, run_guarded
+
+__all__ = ["SUBCOMMAND_MODULES", "main", "solve_report"]
 
 REGIMES = ("homogeneous", "heterogeneous")
+
+#: modules that add a subcommand with ``add_parser(subparsers)`` (one line each)
+SUBCOMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _regimes(choice: str) -> tuple[str, ...]:
@@ -94,6 +112,10 @@ def _print_solve(report: dict[str, Any], scenario) -> None:
 def _cmd_figures(a: argparse.Namespace) -> int:
     from figures._pipeline import figure_modules, render_all  # entry point: allowed here (module docstring)
 
+    out = Path(a.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {a.out!r} is a file, not a directory")
+    out.mkdir(parents=True, exist_ok=True)  # an unusable path fails here, before any progress output
     paths = render_all(a.out, a.only, progress=True)
     print(f"wrote {len(paths)} files to {a.out} ({len(paths) // 3} figures of {len(figure_modules())})")
     return 0
@@ -111,7 +133,7 @@ def _cmd_solve(a: argparse.Namespace) -> int:
     s = load_scenario(a.file)
     report = solve_report(s, _regimes(a.regime))
     if a.json:
-        print(json.dumps(report, indent=2))
+        print_json(report)
     else:
         print(f"scenario {a.file}: K = {s.n_users} users, B = {s.bandwidth_hz:g} Hz, rate model {s.rate_model},"
               f" T_v(n) = {s.v0 * 1e3:g} ms + {s.v1 * 1e6:g} us n ({s.batching}), T_o = {s.overhead * 1e3:g} ms")
@@ -122,19 +144,20 @@ def _cmd_solve(a: argparse.Namespace) -> int:
 def _cmd_simulate(a: argparse.Namespace) -> int:
     from .presets import load_scenario
     from .simulate import simulate
+    from .validation import MAX_ROUNDS, as_int, check_simulation_size
 
+    rounds = as_int("--rounds", a.rounds, low=2, high=MAX_ROUNDS, limit="numerics.validation.MAX_ROUNDS")
+    as_int("--seed", a.seed, low=0)
     s = load_scenario(a.file)
-    if a.rounds < 2:
-        raise ValueError(f"--rounds must be an integer >= 2, got {a.rounds}")
-    if a.seed < 0:
-        raise ValueError(f"--seed must be an integer >= 0, got {a.seed}")
+    if not s.positional:  # else the width is the solved L: simulate checks it
+        check_simulation_size(s, rounds, 1)
     out = {}
     for regime in _regimes(a.regime):
         sol = _solve(s, regime)
         res = simulate(s, sol, rounds=a.rounds, seed=a.seed, fading=a.fading, progress=a.rounds >= 200_000)
         out[regime] = {"analytic_goodput": sol.goodput, **res.to_dict()}
     if a.json:
-        print(json.dumps(out, indent=2))
+        print_json(out)
         return 0
     for regime, r in out.items():
         print(f"{regime}: Monte Carlo {r['goodput']:.4f} tokens/s, 95% CI [{r['ci_low']:.4f}, {r['ci_high']:.4f}]"
@@ -159,7 +182,8 @@ def _cmd_presets(a: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="multispin", description="Multi-SPIN toolkit: figures, checks, solver, simulator.")
+    p = ArgumentParser(prog="multispin", description="Multi-SPIN toolkit: figures, checks, solver, simulator.")
+    p.add_argument("--version", action="version", version=f"multispin {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     f = sub.add_parser("figures", help="render figures (PNG, PDF and CSV)")
@@ -185,17 +209,39 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("presets", help="list the cited preset scenarios")
     r.set_defaults(func=_cmd_presets)
+    for module in SUBCOMMAND_MODULES:
+        importlib.import_module(module).add_parser(sub)
     return p
 
 
+def _tolerant_streams() -> None:
+    """Never fail on printing a character the terminal's encoding lacks (a file name, say)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):  # not a TextIOWrapper (e.g. captured by a test)
+            pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (2 on bad input, with one line on stderr)."""
-    args = _parser().parse_args(argv)
-    try:
+    """Run the command line; returns the exit code.
+
+    0 on success, 2 on bad input and 1 on an internal failure (one line on stderr each),
+    141 when stdout is a closed pipe (:func:`numerics.cli_common.run_guarded`).
+    """
+    _tolerant_streams()
+    command = ""
+
+    def run() -> int:
+        nonlocal command
+        try:
+            args = _parser().parse_args(argv)
+        except SystemExit as exc:  # --help (0) or a usage error (2, one line already printed)
+            return int(exc.code or 0)
+        command = args.command
         return int(args.func(args))
-    except ValueError as exc:
-        print(f"multispin {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+
+    return run_guarded(lambda: command, run)
 
 
 if __name__ == "__main__":

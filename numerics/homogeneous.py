@@ -37,6 +37,7 @@ from .latency import round_time, tokens_per_round
 from .roots import newton
 from .scenario import Scenario
 from .solution import Solution
+from .validation import as_float, as_float_array, as_scenario
 
 __all__ = [
     "solve_homogeneous",
@@ -80,9 +81,21 @@ def stationary_length(alpha, c0, c1):
     (:func:`theory.homogeneous.optimal_common_length`). Evaluated stably: with
     delta = -ln(alpha)(c0/c1 - 1) >= 0 the argument is -exp(-1 - delta), and p = z - 1 solves
     p - log1p(p) = delta; the W_{-1} value is polished by Newton steps on that equation
-    (evaluated by its series for small p), so L° keeps its relative precision near the branch
-    point (alpha -> 1 or c0 -> c1) and for huge delta (where the W argument underflows,
-    Newton starts from delta + log1p(delta)).
+    (evaluated by its series for small p; for huge delta, where the W argument underflows,
+    Newton starts from delta + log1p(delta)). Then, since p - delta = log1p(p),
+
+    .. math:: L^\circ = \frac{p}{-\ln\alpha} - \frac{c_0}{c_1} = \frac{\ln(1 + p)}{-\ln\alpha} - 1,
+
+    and the second form is used: the first subtracts two numbers of size c0/c1 and loses
+    the absolute precision of L° when c0/c1 is large (an error of eps c0/c1, 1e-4 at
+    c0/c1 = 1e12). Above delta = 1e300, ln(1 + p) = ln(-ln alpha) + ln(c0/c1 - 1) to
+    double precision (no overflow of delta).
+
+    Accuracy: L° + 1 = ln(1 + p) / (-ln alpha) has a relative error of a few eps, so the
+    error of L° is at most 1e-14 (1 + abs(L°)), for every alpha in (0, 1) and
+    1 <= c0/c1 <= 1.8e308 (for the double inputs as given; the rounding of c0/c1 itself is
+    not undone). Checked against mpmath (100 digits and more) for c0/c1 from 1 to 1e12 and
+    beyond (``tests/test_homogeneous_scale.py``).
 
     Parameters
     ----------
@@ -106,9 +119,9 @@ def stationary_length(alpha, c0, c1):
     >>> round(float(stationary_length(0.8, 2.0, 1.0)), 10)
     1.6944303529
     """
-    a = np.asarray(alpha, dtype=np.float64)
-    c0 = np.asarray(c0, dtype=np.float64)
-    c1 = np.asarray(c1, dtype=np.float64)
+    a = as_float_array("alpha", alpha, None)
+    c0 = as_float_array("c0", c0, None)
+    c1 = as_float_array("c1", c1, None)
     bad = ~((a > 0) & (a < 1))
     if bad.any():
         raise ValueError(f"alpha must lie in (0, 1), got {_first(a, bad)!r}")
@@ -120,7 +133,10 @@ def stationary_length(alpha, c0, c1):
     if bad.any():
         raise ValueError(f"c0 / c1 must be finite and >= 1 for a stationary point, got {_first(ratio, bad)!r}")
     neg_log = -np.log(a)
-    delta = neg_log * (ratio - 1.0)
+    with np.errstate(over="ignore"):
+        delta_raw = neg_log * (ratio - 1.0)
+    huge = ~(delta_raw <= 1e300)  # delta may even overflow: closed form below
+    delta = np.where(huge, 1.0, delta_raw)
     arg = -np.exp(-1.0 - delta)
     ok = arg < 0  # the argument underflows to -0 for delta > ~744
     w = lambertw(np.where(ok, arg, -0.25), -1)
@@ -132,7 +148,9 @@ def stationary_length(alpha, c0, c1):
         p = np.maximum(p - step, 0.0)
         if np.all(np.abs(step) <= 2 * _EPS * p):  # converged to round-off
             break
-    return (p / neg_log - ratio)[()]
+    # L° = p / (-ln alpha) - c0/c1 = ln(1 + p) / (-ln alpha) - 1 (p - delta = ln(1 + p)): no cancellation
+    log1p_p = np.where(huge, np.log(neg_log) + np.log(np.where(huge, ratio, 2.0) - 1.0), np.log1p(p))
+    return (log1p_p / neg_log - 1.0)[()]
 
 
 # ---------------------------------------------------------------------------- H4 integer search
@@ -240,6 +258,8 @@ def best_common_length(scenario: Scenario, theta: float) -> tuple[int, float, st
     ValueError
         theta negative or not finite, or a zero round time (:func:`check_positive_round_time`).
     """
+    scenario = as_scenario(scenario)
+    theta = as_float("theta", theta)
     if not (np.isfinite(theta) and theta >= 0):
         raise ValueError(f"theta must be finite and >= 0, got {theta!r}")
     check_positive_round_time(scenario)
@@ -297,6 +317,11 @@ def band_multiplier(scenario: Scenario, beta: np.ndarray, theta: float) -> tuple
     lambda = -d theta*/d(band budget). If theta* is set by a user without upload
     (t_k > every uploading user's latency) the band constraint is slack: lambda = 0 and mu
     is 1 on that user.
+
+    Evaluated as 1/g_k = (r_k / s_k)(r_k / r_k') with the power of two of r_k / s_k kept apart
+    (``np.frexp``) and a common one factored out of the sum (exact scalings, ``np.ldexp``):
+    r_k^2 overflows for rates above 1.3e154 bit/s (bandwidth_hz = 1e300), which made 1/g
+    infinite and mu = 0/0.
     """
     s, t = scenario.bits_per_token, scenario.t_draft
     K = scenario.n_users
@@ -312,10 +337,16 @@ def band_multiplier(scenario: Scenario, beta: np.ndarray, theta: float) -> tuple
     if t_free > h_up:
         mu[int(np.argmax(np.where(up, -np.inf, t)))] = 1.0
         return 0.0, mu
-    g = s[up] * rate_derivative(scenario.rate_model, b, scenario.bandwidth_hz, scenario.channel[up]) / r ** 2
-    lam = 1.0 / float(np.sum(1.0 / g))
-    mu[up] = lam / g
-    return lam, mu
+    rp = rate_derivative(scenario.rate_model, b, scenario.bandwidth_hz, scenario.channel[up])
+    m_r, e_r = np.frexp(r)
+    m_s, e_s = np.frexp(s[up])
+    expo = e_r - e_s  # 1/g_k = y_k 2^expo_k, g_k = s_k r_k' / r_k^2
+    y = (m_r / m_s) * (r / rp)
+    top = int(np.max(expo))
+    w = np.ldexp(y, expo - top)  # 1/g_k / 2^top, exact scaling
+    total = float(np.sum(w))
+    mu[up] = w / total
+    return float(np.ldexp(1.0 / total, -top)), mu
 
 
 # ---------------------------------------------------------------------------- solver
@@ -349,8 +380,7 @@ def solve_homogeneous(scenario: Scenario) -> Solution:
     >>> solve_homogeneous(sc).draft_lengths.tolist()   # free drafting: the longest draft
     [8]
     """
-    if not isinstance(scenario, Scenario):
-        raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
+    scenario = as_scenario(scenario)
     check_positive_round_time(scenario)
     K = scenario.n_users
     beta, theta = equal_finish_allocation(scenario, np.ones(K))

@@ -15,6 +15,7 @@ import numpy as np
 from .channel import rate
 from .scenario import Scenario
 from .tokens import expected_tokens, expected_tokens_positional
+from .validation import as_bool, as_draft_lengths, as_float_array, as_operating_point, as_scenario, check_range
 
 __all__ = [
     "per_token_latency",
@@ -27,36 +28,17 @@ __all__ = [
     "check_point",
 ]
 
-#: slack allowed on sum(beta) <= 1 for round-off
-BAND_SLACK = 1e-12
-
 
 def check_point(scenario: Scenario, L, beta, continuous: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Validate an operating point and return (L, beta) as float64 arrays of length K.
 
-    Raises ``ValueError`` (naming the field and the value) for: wrong lengths, L outside
-    [0, max_draft] or not an integer (unless ``continuous``), beta negative or not finite,
-    sum(beta) > 1 + 1e-12, and beta_k = 0 for a user with s_k > 0 and L_k > 0.
+    :func:`numerics.validation.as_operating_point`: raises ``ValueError`` (naming the field
+    and the value) for a scenario that is not a Scenario, a bool/None/string where a number
+    belongs, wrong lengths, L outside [0, max_draft] or not an integer (unless
+    ``continuous``), beta negative or not finite, sum(beta) > 1 + 1e-12, and beta_k = 0 for
+    a user with s_k > 0 and L_k > 0.
     """
-    K = scenario.n_users
-    L = _lengths(scenario, L)
-    beta = np.asarray(beta, dtype=np.float64)
-    if beta.ndim == 0:
-        beta = np.full(K, float(beta))
-    if beta.shape != (K,):
-        raise ValueError(f"beta must be a scalar or have length K={K}, got shape {beta.shape}")
-    if not continuous and np.any(L != np.round(L)):
-        raise ValueError(f"L must be integers, got {float(L[L != np.round(L)][0])!r}")
-    bad = ~((beta >= 0) & np.isfinite(beta))
-    if bad.any():
-        raise ValueError(f"beta must be finite and >= 0, got {float(beta[bad][0])!r}")
-    if beta.sum() > 1 + BAND_SLACK:
-        raise ValueError(f"beta must sum to at most 1, got sum {float(beta.sum())!r}")
-    starved = (beta == 0) & (scenario.bits_per_token > 0) & (L > 0)
-    if starved.any():
-        k = int(np.flatnonzero(starved)[0])
-        raise ValueError(f"beta[{k}] = 0 but user {k} uploads (s_k > 0, L_k = {L[k]:g} > 0)")
-    return L, beta
+    return as_operating_point(scenario, L, beta, as_bool("continuous", continuous))
 
 
 def per_token_latency(scenario: Scenario, beta) -> np.ndarray:
@@ -67,34 +49,49 @@ def per_token_latency(scenario: Scenario, beta) -> np.ndarray:
     Raises
     ------
     ValueError
-        beta negative or not finite (from :func:`numerics.channel.rate`).
+        ``scenario`` not a Scenario; beta not a number or array of K numbers, negative or
+        not finite (:mod:`numerics.validation`).
     """
-    beta = np.asarray(beta, dtype=np.float64)
+    scenario = as_scenario(scenario)
+    return _per_token_latency(scenario, _shares(scenario, beta))
+
+
+def _per_token_latency(scenario: Scenario, beta: np.ndarray) -> np.ndarray:
+    """:func:`per_token_latency` of checked shares."""
     r = rate(scenario.rate_model, beta, scenario.bandwidth_hz, scenario.channel)
     s = scenario.bits_per_token
     up = np.where(r > 0, s / np.where(r > 0, r, 1.0), np.inf)  # s / r, r = 0 -> inf
     return scenario.t_draft + np.where(s > 0, up, 0.0)
 
 
+def _shares(scenario: Scenario, beta) -> np.ndarray:
+    """beta as a float64 scalar or array of length K, finite and >= 0 (the sum is not checked here)."""
+    beta = as_float_array("beta", beta, (0, 1))
+    if beta.ndim == 1 and beta.shape != (scenario.n_users,):
+        raise ValueError(f"beta must be a scalar or have length K={scenario.n_users}, got shape {beta.shape}")
+    check_range("beta", beta, 0.0)
+    return beta
+
+
 def drafting_time(scenario: Scenario, L, beta) -> np.ndarray:
-    """Per-user drafting-plus-upload time L_k h_k(beta_k) (0 for L_k = 0)."""
-    L = np.asarray(L, dtype=np.float64)
-    h = per_token_latency(scenario, beta)
+    """Per-user drafting-plus-upload time L_k h_k(beta_k) (0 for L_k = 0).
+
+    L and beta are checked as by :func:`per_token_latency` and :func:`batch_size` (real L
+    allowed: the continuous relaxation).
+    """
+    L = _lengths(scenario, L)
+    return _drafting_time(scenario, L, _shares(scenario, beta))
+
+
+def _drafting_time(scenario: Scenario, L: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """:func:`drafting_time` of checked L and shares."""
+    h = _per_token_latency(scenario, beta)
     return np.where(L > 0, L * np.where(np.isfinite(h), h, 0.0), 0.0) + np.where((L > 0) & ~np.isfinite(h), np.inf, 0.0)
 
 
 def _lengths(scenario: Scenario, L) -> np.ndarray:
     """L as a float64 array of length K (a scalar broadcasts); ValueError unless in [0, max_draft]."""
-    K = scenario.n_users
-    L = np.asarray(L, dtype=np.float64)
-    if L.ndim == 0:
-        L = np.full(K, float(L))
-    if L.shape != (K,):
-        raise ValueError(f"L must be a scalar or have length K={K}, got shape {L.shape}")
-    bad = ~((L >= 0) & (L <= scenario.max_draft))
-    if bad.any():
-        raise ValueError(f"L must lie in [0, max_draft={scenario.max_draft}], got {float(L[bad][0])!r}")
-    return L
+    return as_draft_lengths(as_scenario(scenario), L, continuous=True)
 
 
 def batch_size(scenario: Scenario, L) -> float:
@@ -103,7 +100,10 @@ def batch_size(scenario: Scenario, L) -> float:
     Symbolic source: :func:`theory.latency.batch_size`. Raises ``ValueError`` for L of the
     wrong length or outside [0, max_draft].
     """
-    L = _lengths(scenario, L)
+    return _batch_size(scenario, _lengths(scenario, L))
+
+
+def _batch_size(scenario: Scenario, L: np.ndarray) -> float:
     if scenario.batching == "ragged":
         return float(np.sum(L + 1.0))
     return float(scenario.n_users * (np.max(L) + 1.0))
@@ -119,12 +119,16 @@ def verification_latency(scenario: Scenario, L) -> float:
     >>> round(verification_latency(s, 4), 12)   # 0.1 + 0.01 * 1 * (4 + 1)
     0.15
     """
-    return scenario.v0 + scenario.v1 * batch_size(scenario, L)
+    n = batch_size(scenario, L)  # checks the scenario and L first
+    return scenario.v0 + scenario.v1 * n
 
 
 def tokens_per_round(scenario: Scenario, L) -> np.ndarray:
     """A(alpha_k, L_k) per user; position-dependent profiles use ``expected_tokens_positional``."""
-    L = _lengths(scenario, L)
+    return _tokens_per_round(scenario, _lengths(scenario, L))
+
+
+def _tokens_per_round(scenario: Scenario, L: np.ndarray) -> np.ndarray:
     if scenario.positional:
         return expected_tokens_positional(scenario.alpha, L)
     return expected_tokens(scenario.alpha, L)
@@ -158,7 +162,13 @@ def round_time(scenario: Scenario, L, beta, continuous: bool = False) -> float:
     0.18
     """
     L, beta = check_point(scenario, L, beta, continuous)
-    return float(np.max(drafting_time(scenario, L, beta)) + verification_latency(scenario, L) + scenario.overhead)
+    return _round_time(scenario, L, beta)
+
+
+def _round_time(scenario: Scenario, L: np.ndarray, beta: np.ndarray) -> float:
+    """:func:`round_time` of a checked point (the public functions check once, then call these)."""
+    T_v = scenario.v0 + scenario.v1 * _batch_size(scenario, L)
+    return float(np.max(_drafting_time(scenario, L, beta)) + T_v + scenario.overhead)
 
 
 def goodput(scenario: Scenario, L, beta, continuous: bool = False) -> float:
@@ -182,7 +192,7 @@ def goodput(scenario: Scenario, L, beta, continuous: bool = False) -> float:
     12.5
     """
     L, beta = check_point(scenario, L, beta, continuous)
-    T = round_time(scenario, L, beta, continuous)
+    T = _round_time(scenario, L, beta)
     if T <= 0:
         raise ValueError(f"round time is {T!r}: v0, v1, overhead and the drafting times are all zero")
-    return float(np.sum(tokens_per_round(scenario, L)) / T)
+    return float(np.sum(_tokens_per_round(scenario, L)) / T)

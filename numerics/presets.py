@@ -30,7 +30,6 @@ Scenario fields) or ``preset = "name"`` plus such overrides.
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import tomllib
 from importlib import resources
@@ -40,6 +39,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .scenario import Scenario, read_toml
+from .validation import MAX_DRAFT, MAX_PROFILE_ENTRIES, MAX_USERS, as_int, fmt
 
 __all__ = [
     "tables",
@@ -70,6 +70,8 @@ _SCENARIO_FIELDS = (
     "snr", "v1", "batching", "overhead", "max_draft",
 )
 
+_REQUIRED_SPEC_KEYS = ("target", "draft", "server", "server_precision", "rate_model", "batching", "max_draft",
+                       "payload", "users")
 _SPEC_KEYS = {
     "description", "target", "draft", "server", "server_precision", "rate_model", "batching",
     "max_draft", "payload", "users", "bandwidth_hz",
@@ -152,16 +154,26 @@ def llama_params(layers: int, hidden: int, intermediate: int, vocab: int, heads:
     >>> llama_params(32, 4096, 11008, 32000)     # Llama-2-7B
     6738415616
     """
+    layers, hidden, intermediate, vocab = (as_int(n, v, low=1) for n, v in (
+        ("layers", layers), ("hidden", hidden), ("intermediate", intermediate), ("vocab", vocab)))
+    heads = None if heads is None else as_int("heads", heads, low=1)
+    kv_heads = None if kv_heads is None else as_int("kv_heads", kv_heads, low=1)
     kv = hidden if heads is None or kv_heads is None else hidden * kv_heads // heads
     per_layer = 2 * hidden * hidden + 2 * hidden * kv + 3 * hidden * intermediate + 2 * hidden
     return layers * per_layer + 2 * vocab * hidden + hidden
 
 
 # ---------------------------------------------------------------- payloads
-def _check_pos_int(name: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-    return int(v)
+#: largest vocabulary and lattice resolution of the payload formulas: C(l + V - 1, V - 1) is
+#: computed exactly, which takes seconds beyond (the largest vocabularies in use are ~2.6e5)
+MAX_VOCAB = 10_000_000
+MAX_RESOLUTION = 100_000
+
+
+def _check_pos_int(name: str, v: Any, high: int | None = None) -> int:
+    names = {MAX_VOCAB: "numerics.presets.MAX_VOCAB", MAX_RESOLUTION: "numerics.presets.MAX_RESOLUTION"}
+    limit = None if high is None else names.get(high)
+    return as_int(name, v, low=1, high=high, limit=limit)
 
 
 def _ceil_log2(x: int) -> int:
@@ -177,7 +189,7 @@ def token_id_bits(vocab: int) -> int:
     >>> token_id_bits(32000), token_id_bits(248320)
     (15, 18)
     """
-    return _ceil_log2(_check_pos_int("vocab", vocab))
+    return _ceil_log2(_check_pos_int("vocab", vocab, MAX_VOCAB))
 
 
 def lattice_bits(vocab: int, resolution: int) -> int:
@@ -191,8 +203,8 @@ def lattice_bits(vocab: int, resolution: int) -> int:
     >>> lattice_bits(4, 2)        # C(5, 3) = 10 points -> 4 bits, + 16
     20
     """
-    V = _check_pos_int("vocab", vocab)
-    ell = _check_pos_int("resolution l", resolution)
+    V = _check_pos_int("vocab", vocab, MAX_VOCAB)
+    ell = _check_pos_int("resolution l", resolution, MAX_RESOLUTION)
     return _ceil_log2(math.comb(ell + V - 1, V - 1)) + 16
 
 
@@ -204,7 +216,7 @@ def topk_bits(vocab: int, k: int, q: int) -> int:
     >>> topk_bits(32000, 8, 16)
     248
     """
-    V = _check_pos_int("vocab", vocab)
+    V = _check_pos_int("vocab", vocab, MAX_VOCAB)
     return _check_pos_int("k", k) * (_ceil_log2(V) + _check_pos_int("q", q))
 
 
@@ -286,7 +298,7 @@ def profile(name: str, max_draft: int) -> np.ndarray:
     [0.76, 0.69, 0.67, 0.68, 0.68, 0.68, 0.68]
     """
     p = _lookup(tables()["acceptance"]["profiles"], name, "profile")
-    md = _check_pos_int("max_draft", max_draft)
+    md = as_int("max_draft", max_draft, low=1, high=MAX_DRAFT, limit="numerics.validation.MAX_DRAFT")
     a = np.asarray(p["alpha"], dtype=np.float64)
     return np.concatenate([a, np.full(max(0, md - a.size), a[-1])])[:md]
 
@@ -316,32 +328,53 @@ def preset_spec(name: str) -> dict[str, Any]:
 def build(spec: Mapping[str, Any], n_users: int | None = None) -> dict[str, Any]:
     """Scenario fields from a preset spec (see ``scenarios.toml`` for the keys).
 
-    Returns a dict that :meth:`Scenario.from_dict` accepts.
+    Returns a dict that :meth:`Scenario.from_dict` accepts. ``n_users`` (an int in
+    [1, :data:`~numerics.validation.MAX_USERS`]) cycles the spec's users; a profile user gets
+    ``max_draft`` positions (:func:`profile`: truncated, or padded with its last value), and
+    K x max_draft must stay within :data:`~numerics.validation.MAX_PROFILE_ENTRIES` (checked
+    before anything is built).
     """
-    unknown = sorted(set(spec) - _SPEC_KEYS)
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"spec must be a mapping of preset keys, got {type(spec).__name__}")
+    unknown = sorted((k for k in spec if k not in _SPEC_KEYS), key=repr)
     if unknown:
         raise ValueError(f"unknown preset key {unknown[0]!r}; known keys: {sorted(_SPEC_KEYS)}")
-    users = list(spec["users"])
-    K = len(users) if n_users is None else _check_pos_int("n_users", n_users)
-    users = list(itertools.islice(itertools.cycle(users), K))
-    md = int(spec["max_draft"])
+    missing = [k for k in _REQUIRED_SPEC_KEYS if k not in spec]
+    if missing:
+        raise ValueError(f"preset key {missing[0]!r} is required, got keys {sorted(spec)}")
+    users = spec["users"]
+    if not isinstance(users, list) or not users or not all(isinstance(u, Mapping) for u in users):
+        raise ValueError(f"preset key 'users' must be a non-empty list of tables, got {fmt(users)}")
+    for i, u in enumerate(users):
+        gone = [k for k in ("device", "precision", "cqi", "acceptance") if k not in u]
+        if gone:
+            raise ValueError(f"users[{i}] needs the key {gone[0]!r}, got keys {sorted(u)}")
+    K = len(users) if n_users is None else as_int("n_users", n_users, low=1, high=MAX_USERS,
+                                                  limit="numerics.validation.MAX_USERS")
+    md = as_int("max_draft", spec["max_draft"], low=1, high=MAX_DRAFT, limit="numerics.validation.MAX_DRAFT")
+    positional = any(isinstance(u.get("acceptance"), str) and u["acceptance"].startswith("profile:") for u in users)
+    if positional and K * md > MAX_PROFILE_ENTRIES:
+        raise ValueError(f"n_users x max_draft = {K} x {md} = {K * md} entries of the position-dependent profile, "
+                         f"above the limit numerics.validation.MAX_PROFILE_ENTRIES = {MAX_PROFILE_ENTRIES}")
     draft, target = spec["draft"], spec["target"]
     vocab = int(_lookup(tables()["models"], draft, "draft model")["vocab"])
     v0, v1 = verification_roofline(target, spec["server"], spec["server_precision"])
-    t = [draft_latency(draft, u["device"], u["precision"]) for u in users]
-    eta = [cqi_efficiency(u["cqi"]) for u in users]
-    rows = []
+    # one evaluation per user of the spec; user k of the scenario is spec user k mod len(users)
+    t_base = [draft_latency(draft, u["device"], u["precision"]) for u in users]
+    eta_base = [cqi_efficiency(u["cqi"]) for u in users]
+    alpha_base: list[Any] = []
     for i, u in enumerate(users):
         a = u.get("acceptance")
         if isinstance(a, str) and a.startswith("profile:"):
-            rows.append(profile(a.removeprefix("profile:"), md))
+            alpha_base.append(profile(a.removeprefix("profile:"), md))
         elif isinstance(a, str):
-            rows.append(np.full(md, acceptance(a)))
+            alpha_base.append(np.full(md, acceptance(a)) if positional else acceptance(a))
         else:
             raise ValueError(f"users[{i}].acceptance must be an acceptance id or 'profile:<name>', got {a!r}")
-    prof = np.array(rows)
-    positional = any(isinstance(u["acceptance"], str) and u["acceptance"].startswith("profile:") for u in users)
-    alpha = prof.tolist() if positional else prof[:, 0].tolist()
+    cycle = np.arange(K) % len(users)
+    alpha = np.asarray(alpha_base, dtype=np.float64)[cycle]
+    t = np.asarray(t_base, dtype=np.float64)[cycle]
+    eta = np.asarray(eta_base, dtype=np.float64)[cycle]
     fields: dict[str, Any] = {
         "alpha": alpha,
         "t_draft": t,
@@ -355,7 +388,7 @@ def build(spec: Mapping[str, Any], n_users: int | None = None) -> dict[str, Any]
         "max_draft": md,
     }
     if spec["rate_model"] == "shannon":
-        fields["snr"] = [math.expm1(e * math.log(2.0)) for e in eta]
+        fields["snr"] = np.expm1(eta * math.log(2.0))
     else:
         fields["spectral_efficiency"] = eta
     return fields
@@ -369,15 +402,21 @@ def preset(name: str, n_users: int | None = None, **overrides: Any) -> Scenario:
     name : str
         One of :func:`preset_names`.
     n_users : int, optional
-        Number of users; the preset's user list is cycled to this length.
+        Number of users, in [1, :data:`~numerics.validation.MAX_USERS`]; the preset's user
+        list is cycled to this length.
     **overrides
         Any Scenario field (``bandwidth_hz=5e6``, ``rate_model='shannon'``, ...); a rate-model
-        override keeps the channel (the SNR of each CQI level is rho = 2^eta - 1).
+        override keeps the channel (the SNR of each CQI level is rho = 2^eta - 1). A
+        ``max_draft`` override on a preset with a position-dependent profile builds the
+        profile with that many positions: truncated to the first max_draft published
+        positions, or padded with the last published value (as :func:`profile` does).
 
     Raises
     ------
     ValueError
-        Unknown preset name, unknown override key, or a bad value (naming the field).
+        Unknown preset name, unknown override key, or a bad value (naming the field), or
+        n_users / max_draft above their limits (:mod:`numerics.validation`), checked before
+        anything is built.
 
     Examples
     --------
@@ -386,13 +425,19 @@ def preset(name: str, n_users: int | None = None, **overrides: Any) -> Scenario:
     (8, 'linear')
     >>> preset('default', n_users=3, bandwidth_hz=5e6).bandwidth_hz
     5000000.0
+    >>> preset('llama2-eagle', max_draft=3).alpha[0].tolist()   # the EAGLE profile, truncated
+    [0.76, 0.69, 0.67]
     """
     spec = preset_spec(name)
-    unknown = sorted(set(overrides) - set(_SCENARIO_FIELDS))
+    unknown = sorted((k for k in overrides if k not in _SCENARIO_FIELDS), key=repr)
     if unknown:
-        raise ValueError(f"unknown scenario key {unknown[0]!r}; known keys: {sorted(_SCENARIO_FIELDS) + ['n_users', 'preset']}")
+        raise ValueError(f"unknown scenario key {unknown[0]!r}; known keys: "
+                         f"{[*sorted(_SCENARIO_FIELDS), 'n_users', 'preset']}")
     if "rate_model" in overrides and overrides["rate_model"] in ("linear", "shannon"):
         spec = {**spec, "rate_model": overrides["rate_model"]}
+    if "max_draft" in overrides:  # a profile preset is built with max_draft positions (truncated or padded)
+        spec = {**spec, "max_draft": as_int("max_draft", overrides["max_draft"], low=1, high=MAX_DRAFT,
+                                            limit="numerics.validation.MAX_DRAFT")}
     fields = build(spec, n_users)  # built for the requested rate model: eta or rho = 2^eta - 1
     fields.update(overrides)
     return Scenario.from_dict(fields)
@@ -406,6 +451,10 @@ def scenario_from_mapping(data: Mapping[str, Any]) -> Scenario:
         rest = dict(data)
         name = rest.pop("preset")
         n_users = rest.pop("n_users", None)
+        unknown = sorted((k for k in rest if k not in _SCENARIO_FIELDS), key=repr)
+        if unknown:  # also keys that are not strings, before they become keyword arguments
+            raise ValueError(f"unknown scenario key {unknown[0]!r}; known keys: "
+                             f"{[*sorted(_SCENARIO_FIELDS), 'n_users', 'preset']}")
         return preset(name, n_users=n_users, **rest)
     if "n_users" in data:
         raise ValueError("n_users is only allowed together with preset = \"name\"")

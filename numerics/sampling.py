@@ -9,16 +9,28 @@ alpha_j), which the tests and the figure ``tokens_per_round`` check against thes
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from .tokens import _check_int_length
+from .validation import MAX_SAMPLES, as_float_array, fmt
 
 __all__ = ["sample_accepted"]
 
 
 def _check_size(size) -> tuple[int, ...]:
-    shape = (size,) if np.ndim(size) == 0 else tuple(size)
+    try:
+        shape = (size,) if np.ndim(size) == 0 else tuple(size)
+    except (TypeError, ValueError):
+        shape = (None,)
     for d in shape:
         if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or d < 0:
-            raise ValueError(f"size must be an integer >= 0 or a tuple of them, got {size!r}")
+            raise ValueError(f"size must be an integer >= 0 or a tuple of them, got {fmt(size)}")
+    total = math.prod(int(d) for d in shape)
+    if total > MAX_SAMPLES:
+        raise ValueError(f"size {fmt(size)} asks for {total} draws, above the limit "
+                         f"numerics.validation.MAX_SAMPLES = {MAX_SAMPLES}")
     return tuple(int(d) for d in shape)
 
 
@@ -46,7 +58,8 @@ def sample_accepted(alpha, L, size, rng: np.random.Generator) -> np.ndarray:
     ------
     ValueError
         alpha outside [0, 1] or NaN, a profile shorter than L or not 1-D, L not an integer
-        >= 0, size not a non-negative integer (or tuple), rng not a ``numpy.random.Generator``.
+        in [0, MAX_DRAFT], size not a non-negative integer (or tuple) or more than
+        :data:`numerics.validation.MAX_SAMPLES` draws in all, rng not a ``numpy.random.Generator``.
 
     Notes
     -----
@@ -61,16 +74,13 @@ def sample_accepted(alpha, L, size, rng: np.random.Generator) -> np.ndarray:
     >>> sample_accepted([1.0, 1.0, 0.0], 3, 2, rng).tolist()   # positions 1, 2 always, 3 never
     [2, 2]
     """
-    a = np.asarray(alpha, dtype=np.float64)
+    a = as_float_array("alpha", alpha, None)
     bad = ~((a >= 0) & (a <= 1))
     if bad.any():
         raise ValueError(f"alpha must lie in [0, 1], got {float(a[bad].flat[0]) if a.ndim else float(a)!r}")
     if a.ndim > 1:
         raise ValueError(f"alpha must be a scalar or a 1-D profile, got an array of shape {a.shape}")
-    if isinstance(L, (bool, np.bool_)) or not isinstance(L, (int, np.integer, float, np.floating)) \
-            or not np.isfinite(L) or L < 0 or L != int(L):
-        raise ValueError(f"L must be an integer >= 0, got {L!r}")
-    L = int(L)
+    L = _check_int_length(L)  # an integer-valued number in [0, MAX_DRAFT]
     if a.ndim == 1 and a.shape[0] < L:
         raise ValueError(f"alpha profile has {a.shape[0]} positions, fewer than L={L}")
     shape = _check_size(size)

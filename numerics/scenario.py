@@ -2,65 +2,65 @@
 
 A :class:`Scenario` is a frozen dataclass. Per-user fields are 1-D float64 arrays of length
 K (scalars broadcast); ``alpha`` may also be a (K, max_draft) array of position-dependent
-acceptance probabilities. Validation runs at construction and raises ``ValueError`` naming
-the field and the offending value, before any computation.
+acceptance probabilities. Validation runs at construction (:func:`numerics.validation.scenario_fields`:
+type rules, shapes, ranges and limits) and raises ``ValueError`` naming the field and the
+offending value, before any computation.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["Scenario", "RATE_MODELS", "BATCHING_MODES"]
+from .validation import BATCHING_MODES, MAX_FILE_BYTES, RATE_MODELS, check_keywords, scenario_fields
 
-RATE_MODELS = ("linear", "shannon")
-BATCHING_MODES = ("ragged", "padded")
-
-#: per-user fields (1-D arrays of length K after construction)
-_PER_USER = ("alpha", "t_draft", "bits_per_token", "spectral_efficiency", "snr")
-#: non-negative finite system scalars
-_NONNEG_SCALARS = ("v0", "v1", "overhead")
+__all__ = ["Scenario", "RATE_MODELS", "BATCHING_MODES", "read_toml", "read_text"]
 
 
-def _fmt(value: Any) -> str:
-    """Short repr of a bad value for error messages."""
-    arr = np.asarray(value) if not isinstance(value, str) else value
-    if isinstance(arr, np.ndarray) and arr.size > 6:
-        return f"array of shape {arr.shape}"
-    return repr(value.tolist() if isinstance(value, np.ndarray) else value)
+def read_text(path: str | Path, what: str = "scenario file") -> str:
+    """The text of a file, decoded as UTF-8 whatever the locale (a UTF-8 byte-order mark is dropped).
 
-
-def _as_float_array(name: str, value: Any) -> np.ndarray:
-    if isinstance(value, (str, bytes)) or value is None:
-        raise ValueError(f"{name} must be a number or an array of numbers, got {_fmt(value)}")
+    Raises ``ValueError`` with one clear line naming the path: it does not exist, it is a
+    directory, it cannot be read (permissions, ...), it is larger than
+    :data:`numerics.validation.MAX_FILE_BYTES`, or it is not UTF-8 text.
+    """
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise ValueError(f"{what} path must be a str or a path, got {type(path).__name__}")
+    p = Path(path)
+    name = str(path)
+    if p.is_dir():
+        raise ValueError(f"{what} {name!r} is a directory, not a file")
+    if not p.exists():
+        raise ValueError(f"{what} {name!r} does not exist")
     try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number or an array of numbers, got {_fmt(value)}") from None
-    return arr
-
-
-def _first_bad(arr: np.ndarray, bad: np.ndarray) -> float:
-    return float(arr[bad].flat[0])
+        with open(p, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"{what} {name!r} cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"{what} {name!r} is larger than {MAX_FILE_BYTES} bytes "
+                         f"(limit MAX_FILE_BYTES of numerics.validation)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{what} {name!r} is not UTF-8 text: byte {exc.start} ({data[exc.start:exc.start + 1]!r}) "
+                         f"{exc.reason}") from None
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
-    """The table of a scenario file; ``ValueError`` with one clear line for a missing file,
-    a TOML syntax error (with its line and column) or a file that is not UTF-8 text."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"scenario file {str(path)!r} does not exist")
+    """The table of a scenario file; ``ValueError`` with one clear line for a missing file, a
+    directory, an unreadable or oversized file, a file that is not UTF-8 text (read as UTF-8
+    whatever the locale: :func:`read_text`) or a TOML syntax error (with its line and column)."""
+    text = read_text(path)
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"scenario file {str(path)!r}: TOML syntax error: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"scenario file {str(path)!r} is not UTF-8 text: {exc}") from None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -93,12 +93,19 @@ class Scenario:
     overhead : float
         Fixed per-round overhead T_o >= 0 [s].
     max_draft : int
-        Largest draft length L_max >= 1.
+        Largest draft length L_max, an ``int`` in [1, 1_000_000]
+        (:data:`numerics.validation.MAX_DRAFT`).
+
+    Numbers are ``int``/``float``/NumPy scalars: a bool, None (for a required field) or a
+    string is refused, also inside a list; ragged nested lists are refused. Limits: at most
+    :data:`~numerics.validation.MAX_USERS` users, a profile of at most
+    :data:`~numerics.validation.MAX_PROFILE_ENTRIES` entries, a finite full-band rate and a
+    normal full-band upload time per user (:mod:`numerics.validation`, Limits).
 
     Raises
     ------
     ValueError
-        Naming the field and the value, for any parameter outside its domain.
+        Naming the field and the value (and the limit), for any parameter outside its domain.
 
     Examples
     --------
@@ -130,85 +137,12 @@ class Scenario:
     def validate(self) -> None:
         """Check every field and normalise arrays (run by the constructor).
 
+        The rules and limits are those of :func:`numerics.validation.scenario_fields`.
         Raises ``ValueError`` naming the field and the value.
         """
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
-
-        # -- categorical fields
-        if self.rate_model not in RATE_MODELS:
-            raise ValueError(f"rate_model must be one of {RATE_MODELS}, got {self.rate_model!r}")
-        if self.batching not in BATCHING_MODES:
-            raise ValueError(f"batching must be one of {BATCHING_MODES}, got {self.batching!r}")
-
-        # -- max_draft: an integer >= 1
-        md = self.max_draft
-        if isinstance(md, bool) or not isinstance(md, (int, np.integer, float, np.floating)):
-            raise ValueError(f"max_draft must be an integer >= 1, got {_fmt(md)}")
-        if not (math.isfinite(float(md)) and float(md) == int(md) and int(md) >= 1):
-            raise ValueError(f"max_draft must be an integer >= 1, got {_fmt(md)}")
-        set_("max_draft", int(md))
-
-        # -- system scalars
-        b = _as_float_array("bandwidth_hz", self.bandwidth_hz)
-        if b.ndim != 0 or not np.isfinite(b) or b <= 0:
-            raise ValueError(f"bandwidth_hz must be a finite number > 0, got {_fmt(self.bandwidth_hz)}")
-        set_("bandwidth_hz", float(b))
-        for name in _NONNEG_SCALARS:
-            raw = getattr(self, name)
-            v = _as_float_array(name, raw)
-            if v.ndim != 0 or not np.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {_fmt(raw)}")
-            set_(name, float(v))
-
-        # -- channel parameter required by the rate model
-        needed = "spectral_efficiency" if self.rate_model == "linear" else "snr"
-        if getattr(self, needed) is None:
-            raise ValueError(f"{needed} is required by rate_model={self.rate_model!r}, got None")
-
-        # -- per-user arrays: convert, check shapes, broadcast
-        arrays: dict[str, np.ndarray] = {}
-        for name in _PER_USER:
-            raw = getattr(self, name)
-            if raw is None:
-                continue
-            arr = _as_float_array(name, raw)
-            max_ndim = 2 if name == "alpha" else 1
-            if arr.ndim > max_ndim:
-                raise ValueError(f"{name} must be a scalar or a 1-D array, got an array of shape {arr.shape}")
-            if arr.ndim >= 1 and arr.shape[0] == 0:
-                raise ValueError(f"{name} has no users (empty array), got {_fmt(raw)}")
-            if arr.ndim == 2 and arr.shape[1] != self.max_draft:
-                raise ValueError(
-                    f"alpha as a position-dependent profile must have max_draft={self.max_draft} "
-                    f"columns, got shape {arr.shape}"
-                )
-            arrays[name] = arr
-        lengths = {n: a.shape[0] for n, a in arrays.items() if a.ndim >= 1}
-        if len(set(lengths.values())) > 1:
-            raise ValueError(f"per-user arrays have different lengths: {lengths}")
-        K = next(iter(lengths.values())) if lengths else 1
-
-        for name, arr in arrays.items():
-            # value checks (NaN fails every comparison, so test the good set)
-            if name == "alpha":
-                bad = ~((arr >= 0) & (arr < 1))
-                if bad.any():
-                    raise ValueError(f"alpha must lie in [0, 1), got {_first_bad(arr, bad)!r}")
-            elif name in ("t_draft", "bits_per_token"):
-                bad = ~((arr >= 0) & np.isfinite(arr))
-                if bad.any():
-                    raise ValueError(f"{name} must be finite and >= 0, got {_first_bad(arr, bad)!r}")
-            else:  # channel parameters: used ones must be positive, unused ones are still checked
-                bad = ~((arr > 0) & np.isfinite(arr))
-                if bad.any():
-                    raise ValueError(f"{name} must be finite and > 0, got {_first_bad(arr, bad)!r}")
-            if arr.ndim == 0:
-                arr = np.full(K, float(arr))
-            elif arr.ndim == 2 and name == "alpha":
-                pass
-            arr = np.ascontiguousarray(arr, dtype=np.float64)
-            arr.setflags(write=False)
-            set_(name, arr)
+        fields = scenario_fields({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)  # frozen dataclass
 
     # ------------------------------------------------------------------ properties
     @property
@@ -227,7 +161,8 @@ class Scenario:
         return self.spectral_efficiency if self.rate_model == "linear" else self.snr
 
     def replace(self, **changes: Any) -> "Scenario":
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again); an unknown field raises ``ValueError``."""
+        check_keywords("Scenario.replace", changes, [f.name for f in dataclasses.fields(self)])
         return dataclasses.replace(self, **changes)
 
     # ------------------------------------------------------------------ (de)serialisation
@@ -248,7 +183,7 @@ class Scenario:
         if not isinstance(d, Mapping):
             raise ValueError(f"scenario must be a mapping of field names, got {type(d).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
+        unknown = sorted((k for k in d if k not in names), key=repr)
         if unknown:
             raise ValueError(f"unknown scenario key {unknown[0]!r}; known keys: {sorted(names)}")
         required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]

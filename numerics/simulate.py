@@ -58,6 +58,7 @@ from .channel import rate
 from .latency import check_point, per_token_latency
 from .scenario import Scenario
 from .solution import Solution
+from .validation import MAX_ROUNDS, as_bool, as_float, as_int, check_simulation_size
 
 __all__ = ["SimulationResult", "simulate", "faded_rate", "sample_prefix"]
 
@@ -194,12 +195,6 @@ def _point(scenario: Scenario, point: Any) -> tuple[np.ndarray, np.ndarray]:
     return check_point(scenario, L, beta)
 
 
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 def simulate(
     scenario: Scenario,
     solution: Any,
@@ -226,7 +221,9 @@ def simulate(
         The operating point: any solver output or baseline, or draft lengths and band shares
         (validated as by :func:`numerics.latency.check_point`).
     rounds : int
-        Number of rounds, >= 2.
+        Number of rounds, in [2, :data:`~numerics.validation.MAX_ROUNDS`]; rounds x K x
+        (longest draft, for a position-dependent profile) is at most
+        :data:`~numerics.validation.MAX_SIMULATION_DRAWS`.
     seed : int
         Seed (>= 0) of ``np.random.default_rng``; acceptance and fading use independent
         child streams, so the acceptance draws are the same with and without fading.
@@ -246,7 +243,8 @@ def simulate(
     Raises
     ------
     ValueError
-        For a bad point (see ``check_point``), ``rounds`` < 2 or not an integer, a negative
+        For a bad point (see ``check_point``), ``rounds`` < 2, above its limit or not an
+        integer, a simulation above the limit on random draws, a negative
         or non-integer ``seed``, ``confidence`` outside (0, 1), ``deadline_factor`` < 1,
         ``fading`` not a bool, or a round time of zero.
 
@@ -260,14 +258,13 @@ def simulate(
     True
     """
     L, beta = _point(scenario, solution)
-    rounds = _check_int("rounds", rounds, 2)
-    seed = _check_int("seed", seed, 0)
-    if not isinstance(fading, (bool, np.bool_)):
-        raise ValueError(f"fading must be True or False, got {fading!r}")
-    if not (isinstance(confidence, (int, float)) and 0.0 < confidence < 1.0):
-        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
-    if not (isinstance(deadline_factor, (int, float)) and math.isfinite(deadline_factor) and deadline_factor >= 1.0):
-        raise ValueError(f"deadline_factor must be a finite number >= 1, got {deadline_factor!r}")
+    rounds = as_int("rounds", rounds, low=2, high=MAX_ROUNDS, limit="numerics.validation.MAX_ROUNDS")
+    seed = as_int("seed", seed, low=0)
+    fading = as_bool("fading", fading)
+    confidence = as_float("confidence", confidence, low=0.0, high=1.0, low_open=True, high_open=True)
+    deadline_factor = as_float("deadline_factor", deadline_factor, low=1.0)
+    progress = as_bool("progress", progress)
+    check_simulation_size(scenario, rounds, int(np.max(L)) if scenario.positional else 1)
 
     K = scenario.n_users
     Li = L.astype(np.int64)

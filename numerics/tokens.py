@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .validation import MAX_DRAFT, as_float_array, fmt
+
 __all__ = [
     "expected_tokens",
     "expected_accepted",
@@ -75,8 +77,8 @@ def expected_accepted(alpha, L):
     >>> float(expected_accepted(0.5, 2))
     0.75
     """
-    a = np.asarray(alpha, dtype=np.float64)
-    L = np.asarray(L, dtype=np.float64)
+    a = as_float_array("alpha", alpha, None)
+    L = as_float_array("L", L, None)
     _check_alpha(a)
     _check_length(L)
     one = a == 1
@@ -121,8 +123,8 @@ def marginal_tokens(alpha, L):
     >>> round(float(marginal_tokens(0.5, 0)), 12)
     0.69314718056
     """
-    a = np.asarray(alpha, dtype=np.float64)
-    L = np.asarray(L, dtype=np.float64)
+    a = as_float_array("alpha", alpha, None)
+    L = as_float_array("L", L, None)
     _check_alpha(a)
     _check_length(L)
     one = a == 1
@@ -148,7 +150,7 @@ def accepted_pmf(alpha, L: int) -> np.ndarray:
     >>> accepted_pmf(0.5, 2).tolist()
     [0.5, 0.25, 0.25]
     """
-    a = np.asarray(alpha, dtype=np.float64)
+    a = as_float_array("alpha", alpha, None)
     _check_alpha(a)
     L = _check_int_length(L)
     n = np.arange(L + 1, dtype=np.float64)
@@ -160,17 +162,22 @@ def accepted_pmf(alpha, L: int) -> np.ndarray:
 
 
 def _check_int_length(L) -> int:
-    """L as a Python int; ValueError unless it is an integer-valued number >= 0."""
-    ok = not isinstance(L, (bool, str, bytes)) and np.ndim(L) == 0
-    if ok:
+    """L as a Python int; ValueError unless it is an integer-valued number in [0, MAX_DRAFT]
+    (:data:`numerics.validation.MAX_DRAFT`: the pmf has L + 1 entries per alpha)."""
+    ok = not isinstance(L, (bool, np.bool_, str, bytes)) and np.ndim(L) == 0
+    if ok and isinstance(L, (int, np.integer)):
+        ok = bool(L >= 0)
+    elif ok:
         try:
             f = float(L)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             ok = False
         else:
             ok = np.isfinite(f) and f >= 0 and f == int(f)
     if not ok:
-        raise ValueError(f"L must be an integer >= 0, got {L!r}")
+        raise ValueError(f"L must be an integer >= 0, got {fmt(L)}")
+    if int(L) > MAX_DRAFT:
+        raise ValueError(f"L must be <= {MAX_DRAFT} (limit numerics.validation.MAX_DRAFT), got {fmt(L)}")
     return int(L)
 
 
@@ -187,7 +194,7 @@ def accepted_variance(alpha, L: int):
     >>> float(accepted_variance(0.5, 1))
     0.25
     """
-    a = np.asarray(alpha, dtype=np.float64)
+    a = as_float_array("alpha", alpha, None)
     pmf = accepted_pmf(a, L)
     L = _check_int_length(L)
     mean = np.asarray(expected_accepted(a, L))[..., None]
@@ -218,11 +225,11 @@ def expected_tokens_positional(alphas, L):
     >>> float(expected_tokens_positional([0.5, 0.5, 0.5], 2))  # = expected_tokens(0.5, 2)
     1.75
     """
-    al = np.asarray(alphas, dtype=np.float64)
+    al = as_float_array("alphas", alphas, None)
     if al.ndim == 0:
         raise ValueError("alphas must have a last axis of positions, got a scalar")
     _check_alpha(al, "alphas")
-    L = np.asarray(L, dtype=np.float64)
+    L = as_float_array("L", L, None)
     _check_length(L)
     M = al.shape[-1]
     if np.any(L > M):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from .registry import load_all, run_claims
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    p = argparse.ArgumentParser(prog="python -m proofs_check",
+                                description="Run the derivation checks; print a table; exit 1 on any failure.")
+    p.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
+    argv = p.parse_args(argv).ids
     claims = load_all()
     unknown = [a for a in argv if a not in claims]
     if unknown:

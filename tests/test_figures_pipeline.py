@@ -7,7 +7,7 @@ import pytest
 
 from figures import tokens_per_round as fig
 from figures.__main__ import main as figures_main
-from figures._pipeline import check_table, figure_modules, render, render_all
+from figures._pipeline import MissingInput, check_table, figure_modules, render, render_all
 from numerics import expected_tokens
 
 
@@ -51,7 +51,7 @@ def test_render_writes_files_byte_identical(tmp_path, table):
     first = render(fig, tmp_path / "a")
     second = render(fig, tmp_path / "b")
     assert [p.name for p in first] == ["tokens_per_round.png", "tokens_per_round.pdf", "tokens_per_round.csv"]
-    for p, q in zip(first, second):
+    for p, q in zip(first, second, strict=True):
         assert p.stat().st_size > 0 and p.read_bytes() == q.read_bytes(), p.name
     assert first[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and first[1].read_bytes()[:5] == b"%PDF-"
     with open(first[2], newline="") as fh:
@@ -86,3 +86,56 @@ def test_check_table_errors():
         check_table({})
     with pytest.raises(ValueError, match=r"figure table columns have different lengths: \{'a': 2, 'b': 3\}"):
         check_table({"a": [1, 2], "b": [1, 2, 3]})
+
+
+def _fake_figure(name, data):
+    """A minimal figure module: NAME, TITLE, data(), plot() (a one-line figure)."""
+    import types
+
+    def plot(table):
+        import matplotlib.pyplot as plt
+
+        f, ax = plt.subplots()
+        ax.plot(table["x"], table["y"])
+        return f
+
+    return types.SimpleNamespace(NAME=name, TITLE=name, data=data, plot=plot)
+
+
+def _missing():
+    raise MissingInput("benchmark results 'figures/data/homogeneous.csv' not found: run `make bench`")
+
+
+def test_missing_input_is_skipped_and_the_others_render(tmp_path, monkeypatch, capsys):
+    import figures._pipeline as pipeline
+
+    mods = {"a_missing": _fake_figure("a_missing", _missing),
+            "b_absent_file": _fake_figure("b_absent_file", lambda: open(tmp_path / "nope.csv")),
+            "c_fine": _fake_figure("c_fine", lambda: {"x": np.arange(3), "y": np.arange(3.0)})}
+    monkeypatch.setattr(pipeline, "figure_modules", lambda: mods)
+    paths = pipeline.render_all(tmp_path / "out")
+    assert [p.name for p in paths] == ["c_fine.png", "c_fine.pdf", "c_fine.csv"]
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == ("figures: skipped a_missing: benchmark results 'figures/data/homogeneous.csv' not found: "
+                      "run `make bench`")
+    assert err[1].startswith("figures: skipped b_absent_file: [Errno 2] No such file or directory")
+    assert len(err) == 2  # one line each, nothing else
+    seen = []
+    pipeline.render_all(tmp_path / "out2", on_missing=lambda name, e: seen.append((name, type(e).__name__)))
+    assert seen == [("a_missing", "MissingInput"), ("b_absent_file", "FileNotFoundError")]
+    # the command line also goes on and says how many figures it wrote
+    monkeypatch.setattr("figures.__main__.figure_modules", lambda: mods)
+    assert figures_main(["--out", str(tmp_path / "out3")]) == 0
+    cap = capsys.readouterr()
+    assert "skipped a_missing" in cap.err and "(1 figures of 3)" in cap.out
+
+
+def test_other_data_errors_are_not_skipped(tmp_path, monkeypatch):
+    import figures._pipeline as pipeline
+
+    def bad():
+        raise ValueError("benchmark results 'x.csv' lack column 'K'")
+
+    monkeypatch.setattr(pipeline, "figure_modules", lambda: {"bad": _fake_figure("bad", bad)})
+    with pytest.raises(ValueError, match="lack column 'K'"):
+        pipeline.render_all(tmp_path)

@@ -1,0 +1,8 @@
+"""``python -m numerics``: the ``multispin`` command line (:func:`numerics.cli.main`)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
