@@ -22,7 +22,7 @@ Also times numerics.lambertw against scipy.special.lambertw (both branches, 10^6
 written to ``benchmarks/results/lambertw.csv``.
 
 Usage: ``python benchmarks/bench_heterogeneous.py [--max-cvxpy-K N] [--repeats R]``. Writes
-``benchmarks/results/heterogeneous.csv`` (K, rate_model, solver, seconds, rel_gap).
+``figures/data/heterogeneous.csv`` (read by the ``solver_time`` figure) (K, rate_model, solver, seconds, rel_gap).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from numerics.heterogeneous_kkt import Users  # noqa: E402
 from numerics.heterogeneous_outer import _Evaluator, exact_saturation, outer_search, saturation_deadline  # noqa: E402
 
 SIZES = (10, 100, 1000, 10_000, 100_000)
-OUT = Path(__file__).resolve().parent / "results" / "heterogeneous.csv"
+OUT = Path(__file__).resolve().parent.parent / "figures" / "data" / "heterogeneous.csv"
 OUT_W = Path(__file__).resolve().parent / "results" / "lambertw.csv"
 
 # the same seeded family of systems as the homogeneous benchmark (this folder is on sys.path

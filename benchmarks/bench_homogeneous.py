@@ -15,7 +15,7 @@ evaluated exactly (numerics.goodput) at its own operating point; empty in the CS
 screen) when CLARABEL raises a SolverError, or when CVXPY was skipped.
 
 Usage: ``python benchmarks/bench_homogeneous.py [--max-cvxpy-K N] [--repeats R]``. Writes
-``benchmarks/results/homogeneous.csv`` (K, rate_model, solver, seconds, rel_gap). CVXPY is
+``figures/data/homogeneous.csv`` (read by the ``solver_time`` figure) (K, rate_model, solver, seconds, rel_gap). CVXPY is
 skipped above ``--max-cvxpy-K`` (default 10^4, where it takes 0.5 to 2 s) and the skip is
 printed.
 """
@@ -33,7 +33,7 @@ import numpy as np
 from numerics import Scenario, goodput, solve_homogeneous
 
 SIZES = (10, 100, 1000, 10_000)
-OUT = Path(__file__).resolve().parent / "results" / "homogeneous.csv"
+OUT = Path(__file__).resolve().parent.parent / "figures" / "data" / "homogeneous.csv"
 
 
 def make_scenario(K: int, model: str, seed: int = 0, v1: float = 1e-5) -> Scenario:

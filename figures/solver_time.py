@@ -1,7 +1,8 @@
 """(j) Solver time against the number of users: ours and CVXPY.
 
-Read from the committed benchmark output ``benchmarks/results/homogeneous.csv`` and
-``benchmarks/results/heterogeneous.csv`` (columns K, rate_model, solver, seconds, rel_gap),
+Read from the committed benchmark output ``figures/data/homogeneous.csv`` and
+``figures/data/heterogeneous.csv`` (package data of ``figures``, so that an installed wheel
+renders this figure too; columns K, rate_model, solver, seconds, rel_gap),
 written by ``make bench`` (``benchmarks/bench_homogeneous.py`` and
 ``benchmarks/bench_heterogeneous.py``), so that rendering is
 deterministic and fast: nothing is timed here.
@@ -19,7 +20,7 @@ from ._suite import as_table, column
 NAME = "solver_time"
 TITLE = "Solver time against the number of users: the closed-form solvers against CVXPY (from the benchmark output)."
 
-RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+RESULTS = Path(__file__).resolve().parent / "data"
 REGIMES = ("homogeneous", "heterogeneous")
 COLUMNS = ("K", "rate_model", "solver", "seconds", "rel_gap")
 
@@ -32,14 +33,16 @@ def data(results_dir: str | Path = RESULTS) -> dict[str, np.ndarray]:
 
     Raises
     ------
+    FileNotFoundError
+        A file is missing (run ``make bench``): the figure pipeline skips the figure.
     ValueError
-        A file is missing (run ``make bench``) or lacks a column.
+        A file lacks a column (a malformed file is a bug, not a missing input).
     """
     rows: dict[str, list] = {k: [] for k in ("regime", *COLUMNS)}
     for regime in REGIMES:
         path = Path(results_dir) / f"{regime}.csv"
         if not path.is_file():
-            raise ValueError(f"benchmark results {str(path)!r} not found: run `make bench` to write them")
+            raise FileNotFoundError(f"benchmark results {str(path)!r} not found: run `make bench` to write them")
         with open(path, newline="") as fh:
             reader = csv.DictReader(fh)
             missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
@@ -83,6 +86,6 @@ def plot(table: dict):
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
     axes[0].set_ylabel("solve time [s]")
-    fig.suptitle("Solver time (benchmarks/results, written by `make bench`)", fontsize=10)
+    fig.suptitle("Solver time (figures/data, written by `make bench`)", fontsize=10)
     fig.tight_layout()
     return fig

@@ -154,7 +154,7 @@ def test_j_reads_benchmark_csv(tmp_path):
 
 
 def test_j_missing_file_and_column(tmp_path):
-    with pytest.raises(ValueError, match=r"homogeneous.csv' not found: run `make bench`"):
+    with pytest.raises(FileNotFoundError, match=r"homogeneous.csv' not found: run `make bench`"):
         fig_j.data(tmp_path)
     (tmp_path / "homogeneous.csv").write_text("K,solver\n1,ours\n")
     with pytest.raises(ValueError, match="lack column 'rate_model'"):
@@ -163,7 +163,7 @@ def test_j_missing_file_and_column(tmp_path):
 
 def test_j_committed_results_if_present():
     if not all((fig_j.RESULTS / f"{r}.csv").is_file() for r in fig_j.REGIMES):
-        pytest.skip("benchmarks/results not written yet (make bench)")
+        pytest.skip("figures/data not written yet (make bench)")
     t = fig_j.data()
     assert np.all(t["seconds"] > 0) and np.all(t["K"] >= 1)
     assert {"homogeneous", "heterogeneous"} == set(t["regime"].tolist())
