@@ -286,11 +286,11 @@ def autoregressive(sc: Scenario) -> float:
     return sc.n_users / (sc.v0 + sc.v1 * sc.n_users + sc.overhead)
 
 
-def continuous_optimum(sc: Scenario, grid: int = 41) -> Optimum:
+def continuous_optimum(sc: Scenario, grid: int = 13, polish: int = 3) -> Optimum:
     """The continuous relaxation of a tiny system (K <= 2) by grid search plus a bounded polish.
 
     Every point is evaluated at its equal-finish shares (optimal for fixed L, as for integers).
-    The grid has ``grid`` points per user on [0, max_draft], plus every integer; the five
+    The grid has ``grid`` points per user on [0, max_draft], plus every integer; the ``polish``
     best grid points are polished by ``scipy.optimize.minimize`` (Powell, bounds [0, max_draft]),
     and L = 0 for all is a candidate. A local method: used to validate the conic reference on
     tiny cases, where the grid resolves the basins.
@@ -303,7 +303,7 @@ def continuous_optimum(sc: Scenario, grid: int = 41) -> Optimum:
     f = lambda L: -continuous_goodput_of(sc, np.clip(L, 0.0, Lmax))  # noqa: E731
     pts = sorted(((f(np.array(p)), p) for p in itertools.product(axis, repeat=K)), key=lambda v: v[0])
     best_v, best_L = pts[0][0], np.array(pts[0][1])
-    for _, p in pts[:5]:
+    for _, p in pts[:polish]:
         res = minimize(f, np.array(p), method="Powell", bounds=[(0.0, Lmax)] * K,
                        options={"xtol": 1e-10, "ftol": 1e-14, "maxfev": 20_000})
         if res.fun < best_v:
