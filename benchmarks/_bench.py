@@ -40,7 +40,8 @@ QUICK_OUT = ROOT / "build" / "bench"
 
 FAMILIES = ("wide-spread", "v1K-fixed", "presets")
 COLUMNS = ("K", "family", "rate_model", "batching", "v1", "relaxation", "solver", "status", "seconds",
-           "solver_seconds", "goodput", "rel_gap", "certified_gap", "method", "detail", "load1")
+           "solver_seconds", "goodput", "rel_gap", "certified_gap", "method", "passes", "evaluations", "detail",
+           "load1")
 
 
 def wide_spread(K: int, model: str, seed: int = 0, v1: float = 1e-5) -> Scenario:

@@ -7,7 +7,8 @@ in one run:
 - ``ours`` / continuous: ``solve_heterogeneous(s, integer=False)``; certified_gap is its
   (upper_bound - goodput) / upper_bound;
 - ``ours`` / integer: ``solve_heterogeneous(s)``; certified_gap as above (mostly the
-  integrality gap of the relaxation), ``method`` the integer method it reports;
+  integrality gap of the relaxation), ``method`` the integer method it reports (and, where the
+  solver reports them, ``passes`` over the users and ``evaluations``);
 - ``conic-cvxpy`` / continuous (K <= ``--max-conic-K``): the whole continuous relaxation as ONE
   conic program (``benchmarks/conic_reference.py``: exponential cone for A, rotated
   second-order cones for the draft capacity, relative entropy for the Shannon rate, a common
@@ -63,8 +64,9 @@ def _ours(sc, integer: bool, repeats: int, limit: float) -> dict:
     sec, sol, err = timed(lambda: solve_heterogeneous(sc, integer=integer), repeats, limit)
     if err:
         return dict(status="failed", detail=err, goodput=math.nan)
-    return dict(status="ok", seconds=sec, goodput=sol.goodput, certified_gap=sol.gap,
-                method=str(sol.multipliers.get("method", "")))
+    m = sol.multipliers
+    return dict(status="ok", seconds=sec, goodput=sol.goodput, certified_gap=sol.gap, method=str(m.get("method", "")),
+                passes=m.get("passes", ""), evaluations=m.get("evaluations", ""))
 
 
 def _conic(sc, limit: float) -> dict:

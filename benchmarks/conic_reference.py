@@ -4,8 +4,8 @@ The generic-solver peer of ``numerics.solve_heterogeneous(..., integer=False)`` 
 benchmark, and a test oracle for it (``tests/test_heterogeneous_conic.py``). Nothing here
 calls the library's solvers; ``numerics.Scenario`` is read as a container of the parameters.
 
-Problem (MODEL.md sections 2-3, D1-D7 relaxed to real draft lengths)
---------------------------------------------------------------------
+Problem (docs/model.md sections 2-3, D1-D7 relaxed to real draft lengths)
+-------------------------------------------------------------------------
 .. math::
 
     G^* = \max_{L, \beta, \tau}\ \frac{\sum_k A_k(L_k)}{\tau + c_0 + v_1 \nu(L)}

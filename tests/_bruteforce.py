@@ -2,8 +2,8 @@
 
 Independent of the code under test: nothing here calls numerics' token, channel, latency,
 allocation, homogeneous, heterogeneous or baseline code (``numerics.Scenario`` is read only
-as a container of the parameters). Each formula is written out from the model (MODEL.md
-section 2, docs/model.md once it exists), in scalar ``math`` arithmetic:
+as a container of the parameters). Each formula is written out from the model (docs/model.md,
+section 2), in scalar ``math`` arithmetic:
 
 - tokens per round, integer L: A(L) = 1 + sum_{i=1}^{L} prod_{j<=i} alpha_j, accumulated term
   by term (i.i.d.: alpha_j = alpha). Real L (continuous relaxation): the smooth closed form

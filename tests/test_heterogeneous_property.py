@@ -31,9 +31,10 @@ against an integer point (the continuous optimum is an iterative root; the issue
 goal is a relative gap of 1e-6, this asks for 1e-9). A bound is held to ``EXACT``: a bound
 beaten by a feasible point by more than round-off is a false bound.
 
-Determinism: the hypothesis settings below derandomize (the same examples every run). The
-default run draws ``DEFAULT_EXAMPLES`` scenarios, mostly small, a few with 30 to 1000 users or
-caps up to 10^5; ``-m slow`` draws ``SLOW_EXAMPLES``.
+Determinism: the hypothesis profile of ``tests/conftest.py`` (``ci``, the default) derandomizes:
+the same examples every run. The default run draws ``DEFAULT_EXAMPLES`` scenarios, mostly
+small, a few with 30 to 1000 users or caps up to 10^5; ``-m slow`` draws ``SLOW_EXAMPLES``
+(a profile asking for more examples widens both).
 """
 
 from __future__ import annotations
@@ -52,13 +53,18 @@ from numerics import Scenario, baseline, goodput, solve_heterogeneous, solve_hom
 EXACT = 1e-12
 ORACLE = 1e-9
 RELAX = 1e-9
+#: examples of the default and of the slow run; a profile asking for more (tests/conftest.py,
+#: e.g. an exploring one) widens both, never narrows them
 DEFAULT_EXAMPLES = 200
 SLOW_EXAMPLES = 3000
 #: position-dependent profiles are drawn only while K * max_draft stays below this
 PROFILE_ENTRIES = 20_000
 
-_SETTINGS = dict(derandomize=True, database=None, deadline=None, print_blob=True,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+def _settings(examples: int) -> settings:
+    """The loaded profile (derandomized by default: tests/conftest.py), with at least ``examples`` examples."""
+    return settings(settings.default, max_examples=max(examples, settings.default.max_examples), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 class _Source:
@@ -201,14 +207,14 @@ def _check(s: Scenario) -> None:
         assert cont.goodput >= opt.goodput * (1 - RELAX), "continuous answer below the enumerated optimum"
 
 
-@settings(max_examples=DEFAULT_EXAMPLES, **_SETTINGS)
+@_settings(DEFAULT_EXAMPLES)
 @given(domain_scenarios())
 def test_heterogeneous_solver_on_its_domain(s):
     _check(s)
 
 
 @pytest.mark.slow
-@settings(max_examples=SLOW_EXAMPLES, **_SETTINGS)
+@_settings(SLOW_EXAMPLES)
 @given(domain_scenarios())
 def test_heterogeneous_solver_on_its_domain_slow(s):
     _check(s)
