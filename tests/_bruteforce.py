@@ -292,8 +292,11 @@ def continuous_optimum(sc: Scenario, grid: int = 13, polish: int = 3) -> Optimum
     Every point is evaluated at its equal-finish shares (optimal for fixed L, as for integers).
     The grid has ``grid`` points per user on [0, max_draft], plus every integer; the ``polish``
     best grid points are polished by ``scipy.optimize.minimize`` (Powell, bounds [0, max_draft]),
-    and L = 0 for all is a candidate. A local method: used to validate the conic reference on
-    tiny cases, where the grid resolves the basins.
+    and L = 0 for all is a candidate. Padded batching puts a ridge at L_1 = L_2 (the batch
+    grows with max_k L_k), along which a coordinate method stalls: there each start is also
+    polished in the coordinates (M, f_k) with L_k = f_k M, M = max_k L_k, f_k in [0, 1], in
+    which the ridge is the face f_k = 1. A local method: used to validate the conic reference
+    on tiny cases, where the grid resolves the basins.
     """
     K = sc.n_users
     if K > 2:
@@ -303,9 +306,16 @@ def continuous_optimum(sc: Scenario, grid: int = 13, polish: int = 3) -> Optimum
     f = lambda L: -continuous_goodput_of(sc, np.clip(L, 0.0, Lmax))  # noqa: E731
     pts = sorted(((f(np.array(p)), p) for p in itertools.product(axis, repeat=K)), key=lambda v: v[0])
     best_v, best_L = pts[0][0], np.array(pts[0][1])
+    opts = {"xtol": 1e-10, "ftol": 1e-14, "maxfev": 20_000}
     for _, p in pts[:polish]:
-        res = minimize(f, np.array(p), method="Powell", bounds=[(0.0, Lmax)] * K,
-                       options={"xtol": 1e-10, "ftol": 1e-14, "maxfev": 20_000})
+        p = np.array(p)
+        res = minimize(f, p, method="Powell", bounds=[(0.0, Lmax)] * K, options=opts)
         if res.fun < best_v:
             best_v, best_L = float(res.fun), np.clip(res.x, 0.0, Lmax)
+        if sc.batching == "padded" and p.max() > 0:
+            g = lambda z: f(np.clip(z[1:], 0.0, 1.0) * np.clip(z[0], 0.0, Lmax))  # noqa: E731
+            res = minimize(g, np.concatenate([[p.max()], p / p.max()]), method="Powell",
+                           bounds=[(0.0, Lmax)] + [(0.0, 1.0)] * K, options=opts)
+            if res.fun < best_v:
+                best_v, best_L = float(res.fun), np.clip(res.x[1:], 0.0, 1.0) * np.clip(res.x[0], 0.0, Lmax)
     return Optimum(-best_v, tuple(float(x) for x in best_L))
