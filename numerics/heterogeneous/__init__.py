@@ -34,9 +34,8 @@ from ..allocation import equal_finish_allocation
 from ..homogeneous import solve_homogeneous
 from ..latency import goodput, round_time
 from ..scenario import Scenario
-from ..solution import Solution
+from ..solution import Solution, SolverError
 from .equal import equal_heterogeneous
-from .inner import SolverError
 from .integer import ENUM_LIMIT, Search, enumerate_best, integer_search, n_vectors
 from .outer import relax
 from .users import Users

@@ -42,7 +42,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..roots import newton
-from .inner import Inner, Response, SolverError
+from ..solution import SolverError
+from .inner import Inner, Response
 from .users import Users
 
 __all__ = ["certify", "tangent_line", "linear_line", "ratio_sup", "trivial_bound"]

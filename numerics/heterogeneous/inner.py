@@ -49,19 +49,12 @@ import numpy as np
 
 from ..lambertw import omega_unchecked
 from ..roots import NOT_BRACKETED, last_true, newton
+from ..solution import SolverError
 from .users import Users
 
-__all__ = ["Inner", "Response", "SolverError"]
+__all__ = ["Inner", "Response"]
 
 _EPS = float(np.finfo(np.float64).eps)
-
-
-class SolverError(RuntimeError):
-    """A solver step failed (never expected for a valid scenario); ``step`` names it."""
-
-    def __init__(self, step: str, message: str):
-        super().__init__(f"{step}: {message}")
-        self.step = step
 
 
 @dataclasses.dataclass
