@@ -18,7 +18,7 @@ Newton step below ``xtol + rtol |x|``, or when the bracket is that narrow. Witho
 (``df`` None) the secant through the previous evaluation replaces Newton's tangent.
 
 Elements are evaluated in one vectorised call of the user's function per iteration (a "pass");
-once fewer than half of them remain active, only the active ones are passed (``idx``), so a
+once some of them have converged, only the active ones are passed (``idx``), so a
 straggler costs its own size, not the whole problem's.
 """
 
@@ -110,8 +110,8 @@ def newton(fun: Fun, lo, hi, x0=None, *, increasing: bool, log: bool = False, xt
         Stop when a step, or the bracket, is below ``xtol + rtol |x|``.
     maxiter : int
         Iteration budget (status :data:`MAX_ITER` beyond it).
-    lo_open, hi_open : bool
-        The sign at that end is not known: ``lo`` (``hi``) is then only the farthest point to
+    lo_open, hi_open : bool or array_like of bool
+        The sign at that end is not known (per element): ``lo`` (``hi``) is then only the farthest point to
         search. Until an evaluation shows the sign change on that side, steps that cannot be
         Newton's expand towards it (the distance, or ln-distance, doubling each time); reaching
         the limit without a sign change gives :data:`NOT_BRACKETED` (the root is not in the
@@ -138,15 +138,25 @@ def newton(fun: Fun, lo, hi, x0=None, *, increasing: bool, log: bool = False, xt
     Examples
     --------
     >>> r = newton(lambda x, idx: (x * x - 2.0, 2.0 * x), 0.0, 2.0, increasing=True)
-    >>> float(r.x[0]), r.ok
-    (1.4142135623730951, True)
+    >>> round(float(r.x[0]), 12), r.ok
+    (1.414213562373, True)
     """
     n = int(np.broadcast(np.atleast_1d(lo), np.atleast_1d(hi), np.atleast_1d(0.0 if x0 is None else x0)).size)
     lo = _as_array(lo, n)
     hi = _as_array(hi, n)
-    known_lo = np.full(n, not lo_open)
-    known_hi = np.full(n, not hi_open)
+    known_lo = ~np.broadcast_to(np.asarray(lo_open, dtype=bool), (n,)).copy()
+    known_hi = ~np.broadcast_to(np.asarray(hi_open, dtype=bool), (n,)).copy()
     x = _mid(lo, hi, log) if x0 is None else _as_array(x0, n)
+    # a start outside its bracket moves just inside the end it passed (a warm start from a
+    # neighbouring problem is usually close to that end), a missing one to the middle
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if log:
+            span = np.where(lo > 0, np.log(hi) - np.log(np.where(lo > 0, lo, 1.0)), np.nan)
+            near_hi = np.where(lo > 0, hi * np.exp(-1e-6 * span), hi * (1 - 1e-6))
+            near_lo = np.where(lo > 0, lo * np.exp(1e-6 * span), lo + 1e-6 * (hi - lo))
+        else:
+            near_hi, near_lo = hi - 1e-6 * (hi - lo), lo + 1e-6 * (hi - lo)
+        x = np.where(x >= hi, near_hi, np.where(x <= lo, near_lo, x))
     bad = ~((x > lo) & (x < hi))
     if bad.any():
         x[bad] = _mid(lo[bad], hi[bad], log)
@@ -154,6 +164,7 @@ def newton(fun: Fun, lo, hi, x0=None, *, increasing: bool, log: bool = False, xt
     status = np.full(n, MAX_ITER, dtype=np.int8)
     dx_old = np.full(n, np.inf)     # the last Newton step (inf after any other step)
     grow = np.full(n, 1.0)          # expansion step towards an open end (doubles)
+    secant = False                  # a missing derivative was seen: keep the previous evaluation
     x_prev = np.full(n, np.nan)
     f_prev = np.full(n, np.nan)
     # primitive P and f = P' at the bracket ends (for the tangent-intersection step)
@@ -163,90 +174,112 @@ def newton(fun: Fun, lo, hi, x0=None, *, increasing: bool, log: bool = False, xt
     width_ref = np.full(n, np.inf)   # bracket width before the last tangent-intersection step
     act = np.arange(n)
     passes = 0
-    for _ in range(maxiter):
-        if act.size == 0:
-            break
-        full = act.size > n // 2
-        xa = x if full else x[act]
-        out = fun(xa, None if full else act)
-        f, df = out[0], out[1]
-        Pv = np.asarray(out[2], dtype=np.float64) if primitive else None
-        # P' (defaults to f; a caller may iterate on a monotone transform of P' such as a log)
-        dP = np.asarray(out[3], dtype=np.float64) if primitive and len(out) > 3 else None
-        passes += 1
-        if full:
-            f = np.asarray(f)[act]
-            df = None if df is None else np.asarray(df)[act]
-            Pv = None if Pv is None else Pv[act]
-            dP = None if dP is None else dP[act]
-            xa = xa[act]
-        h_raw = np.asarray(f, dtype=np.float64) if dP is None else dP
-        f = sign * np.asarray(f, dtype=np.float64)
-        df = np.full(act.size, np.nan) if df is None else sign * np.asarray(df, dtype=np.float64)
-        # where the derivative is missing (None or NaN): the secant through the previous evaluation
-        miss = np.isnan(df)
-        if miss.any():
-            seen = miss & np.isfinite(f_prev[act]) & (x_prev[act] != xa) & np.isfinite(f)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                df = np.where(seen, (f - f_prev[act]) / (xa - x_prev[act]), df)
-        x_prev[act], f_prev[act] = xa, f
-        la = np.where(f < 0, xa, lo[act])
-        ha = np.where(f > 0, xa, hi[act])
-        if primitive:
-            P_lo[act] = np.where(f < 0, Pv, P_lo[act])
-            h_lo[act] = np.where(f < 0, h_raw, h_lo[act])
-            P_hi[act] = np.where(f > 0, Pv, P_hi[act])
-            h_hi[act] = np.where(f > 0, h_raw, h_hi[act])
-        kl = known_lo[act] | (f < 0)
-        kh = known_hi[act] | (f > 0)
-        lo[act], hi[act], known_lo[act], known_hi[act] = la, ha, kl, kh
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    any_open = not bool(np.all(known_lo & known_hi))
+    err = np.errstate(divide="ignore", invalid="ignore", over="ignore")
+    err.__enter__()
+    try:
+        for _ in range(maxiter):
+            if act.size == 0:
+                break
+            full = act.size == n
+            sl = slice(None) if full else act    # index of the active elements (a view when all are)
+            xa = x.copy() if full else x[act]
+            out = fun(xa, None if full else act)
+            passes += 1
+            h_raw = np.asarray(out[0], dtype=np.float64)
+            f = h_raw if sign > 0 else -h_raw
+            df = out[1]
+            if primitive:
+                Pv = np.asarray(out[2], dtype=np.float64)
+                if len(out) > 3:  # P' itself, where f is a monotone transform of it
+                    h_raw = np.asarray(out[3], dtype=np.float64)
+            df = np.full(f.size, np.nan) if df is None else (np.asarray(df, dtype=np.float64) * sign)
+            miss = np.isnan(df)
+            if secant or miss.any():
+                # where the derivative is missing (None or NaN): the secant through the previous evaluation
+                secant = True
+                xp, fp = x_prev[sl], f_prev[sl]
+                df = np.where(miss & np.isfinite(fp) & (xp != xa) & np.isfinite(f), (f - fp) / (xa - xp), df)
+                x_prev[sl], f_prev[sl] = xa, f
+            neg, pos = f < 0, f > 0
+            la = np.where(neg, xa, lo[sl])
+            ha = np.where(pos, xa, hi[sl])
+            lo[sl], hi[sl] = la, ha
+            if primitive:
+                P_lo[sl] = np.where(neg, Pv, P_lo[sl])
+                h_lo[sl] = np.where(neg, h_raw, h_lo[sl])
+                P_hi[sl] = np.where(pos, Pv, P_hi[sl])
+                h_hi[sl] = np.where(pos, h_raw, h_hi[sl])
+            if any_open:
+                kl = known_lo[sl] | neg
+                kh = known_hi[sl] | pos
+                known_lo[sl], known_hi[sl] = kl, kh
+                both = kl & kh
+            else:
+                kl = kh = both = True
             if log:
-                du = np.clip(-f / (xa * df), -max_log_step, max_log_step)
-                xn = xa * np.exp(du)
+                xn = xa * np.exp(np.clip(-f / (xa * df), -max_log_step, max_log_step))
             else:
                 xn = xa - f / df
-            dx = xn - xa
-        tol = xtol + rtol * np.abs(xa)
-        newton_ok = (xn > la) & (xn < ha) & np.isfinite(xn) & (np.abs(dx) <= 0.5 * dx_old[act])
-        # fallback: bisection of a known bracket, else expansion towards the open side
-        both = kl & kh
-        g = grow[act]
-        with np.errstate(over="ignore", invalid="ignore"):
-            if log:
-                x_up = np.minimum(xa * np.exp(g), ha)
-                x_dn = np.maximum(xa * np.exp(-g), la)
-            else:
-                x_up = np.minimum(xa + g * np.maximum(np.abs(xa), 1.0), ha)
-                x_dn = np.maximum(xa - g * np.maximum(np.abs(xa), 1.0), la)
-        xm = _mid(la, ha, log)
-        kink_done = np.zeros(act.size, dtype=bool)
-        if primitive:
-            pl, ph, hl, hh = P_lo[act], P_hi[act], h_lo[act], h_hi[act]
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            dx = np.abs(xn - xa)
+            absx = np.abs(xa)
+            tol = xtol + rtol * absx
+            fin = np.isfinite(dx)
+            dxo = dx_old[sl]
+            # a step below the tolerance converges wherever it lands (it may round onto an end of
+            # the bracket, or not move x at all); so does a step that stopped shrinking within 1e4
+            # tolerances of x: the rounding noise of f (its steps are as large as its error)
+            tiny = fin & ((dx <= np.maximum(tol, 4 * _EPS * absx))
+                          | ((dx > 0.5 * dxo) & (dx <= 1e4 * np.maximum(tol, _EPS * absx))))
+            inside = (xn > la) & (xn < ha) & fin
+            newton_ok = tiny | (inside & (dx <= np.maximum(0.5 * dxo, 16 * tol)))
+            # fallback: bisection of a known bracket, else expansion towards the open side
+            xm = _mid(la, ha, log)
+            kink_done = False
+            if primitive:
+                pl, ph, hl, hh = P_lo[sl], P_hi[sl], h_lo[sl], h_hi[sl]
                 xi = (ph - pl + hl * la - hh * ha) / (hl - hh)
                 # the rounding of P locates the kink only to within dxi
                 dxi = 8 * _EPS * (np.abs(pl) + np.abs(ph) + np.abs(hl * la) + np.abs(hh * ha)) / np.abs(hl - hh)
-            dxi = np.where(np.isfinite(dxi), np.maximum(dxi, tol), np.inf)
-            # an intersection at an end of the bracket locates a kink of P (a jump of f) there:
-            # step just across it, so that the bracket closes on the jump
-            xi = np.where(xi - la <= dxi, la + 2.0 * dxi, np.where(ha - xi <= dxi, ha - 2.0 * dxi, xi))
-            use_i = (both & ~newton_ok & (xi > la) & (xi < ha) & np.isfinite(xi)
-                     & (ha - la <= 0.5 * width_ref[act]))
-            width_ref[act] = np.where(use_i, ha - la, np.where(newton_ok, width_ref[act], np.inf))
-            xm = np.where(use_i, xi, xm)
-            kink_done = both & (ha - la <= 4.0 * dxi)
-        xb = np.where(both, xm, np.where(kl, x_up, x_dn))
-        grow[act] = np.where(both, g, 2.0 * g)
-        stuck = ~both & ~newton_ok & (xb == xa)   # at the limit of an open side, no sign change
-        xn = np.where(newton_ok, xn, xb)
-        dx_old[act] = np.where(newton_ok, np.abs(dx), np.inf)
-        done = (f == 0) | (newton_ok & (np.abs(dx) <= tol)) | (both & (ha - la <= tol)) | kink_done
-        xn = np.where(f == 0, xa, xn)
-        x[act] = xn
-        status[act[done]] = CONVERGED
-        status[act[stuck & ~done]] = NOT_BRACKETED
-        act = act[~(done | stuck)]
+                dxi = np.where(np.isfinite(dxi), np.maximum(dxi, tol), np.inf)
+                # an intersection at an end of the bracket locates a kink of P (a jump of f) there:
+                # step just across it, so that the bracket closes on the jump
+                xi = np.where(xi - la <= dxi, la + 2.0 * dxi, np.where(ha - xi <= dxi, ha - 2.0 * dxi, xi))
+                use_i = (both & ~newton_ok & (xi > la) & (xi < ha) & np.isfinite(xi)
+                         & (ha - la <= 0.5 * width_ref[sl]))
+                width_ref[sl] = np.where(use_i, ha - la, np.where(newton_ok, width_ref[sl], np.inf))
+                xm = np.where(use_i, xi, xm)
+                kink_done = both & (ha - la <= 4.0 * dxi)
+            if any_open:
+                g = grow[sl]
+                if log:
+                    x_up = np.minimum(xa * np.exp(g), ha)
+                    x_dn = np.maximum(xa * np.exp(-g), la)
+                else:
+                    x_up = np.minimum(xa + g * np.maximum(absx, 1.0), ha)
+                    x_dn = np.maximum(xa - g * np.maximum(absx, 1.0), la)
+                # towards an open side, a refused Newton step that points there is still better than a
+                # blind expansion (expansion only where Newton gives no usable direction)
+                xb = np.where(both, xm, np.where(inside, xn, np.where(kl, x_up, x_dn)))
+                grow[sl] = np.where(both, g, 2.0 * g)
+                stuck = ~both & ~newton_ok & (xb == xa)   # at the limit of an open side, no sign change
+            else:
+                xb = xm
+                stuck = False
+            zero = f == 0
+            done = zero | tiny | (both & (ha - la <= tol)) | kink_done
+            xn = np.where(newton_ok, xn, xb)
+            xn = np.where(zero, xa, np.where(tiny, np.clip(xn, la, ha), xn))
+            dx_old[sl] = np.where(newton_ok, dx, np.inf)
+            x[sl] = xn
+            stop = done | stuck
+            if np.any(stop):
+                status[act[done]] = CONVERGED
+                if any_open:
+                    status[act[stuck & ~done]] = NOT_BRACKETED
+                act = act[~stop]
+    finally:
+        err.__exit__(None, None, None)
     if act.size:
         both = known_lo[act] & known_hi[act]
         x[act] = np.where(both, _mid(lo[act], hi[act], log), x[act])

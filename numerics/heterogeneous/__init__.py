@@ -132,7 +132,7 @@ def solve_heterogeneous(scenario: Scenario, integer: bool = True) -> Solution:
                     locally_optimal=True)
     else:
         R = relax(users, caps, v0, v1, To, batching, g0, tau_guess=L_hom * hom.multipliers["theta"] or None,
-                  m_guess=L_hom)
+                  m_guess=L_hom, start=(hom.draft_lengths, hom.bandwidth))
         mult.update({"lambda": float(R.lam), "tau": float(R.tau), "continuous_goodput": float(R.value),
                      "relaxation_bound": float(R.upper_bound), "passes": int(R.passes),
                      "evaluations": int(R.evaluations)})
@@ -142,10 +142,22 @@ def solve_heterogeneous(scenario: Scenario, integer: bool = True) -> Solution:
             mult["padded_cap"] = float(R.cap)
         ub = float(R.upper_bound)
         if not integer:
+            # the relaxation's lengths at their equal-finish shares; where drafting nothing or the
+            # homogeneous point is better (a relaxation stopped at round-off on a flat optimum) or
+            # the lengths are integers to 1e-6 (then so may the optimum be), those candidates
             Lr = np.clip(R.L, 0.0, caps)
-            cands = [Lr, np.floor(Lr + 1e-9), np.minimum(np.round(Lr), caps),
-                     hom.draft_lengths.astype(np.float64), zero]
-            L, beta, G, T = max((_point(scenario, Lc, True) for Lc in cands), key=lambda p: p[2])
+            L, beta, G, T = _point(scenario, Lr, True)
+            cands = []
+            if np.max(np.abs(Lr - np.round(Lr)), initial=0.0) <= 1e-6:
+                cands.append(np.minimum(np.round(Lr), caps))
+            if hom.goodput >= G * (1 - 1e-9):
+                cands.append(hom.draft_lengths.astype(np.float64))
+            if G_zero >= G * (1 - 1e-9):
+                cands.append(zero)
+            for Lc in cands:
+                p = _point(scenario, Lc, True)
+                if p[2] > G:
+                    L, beta, G, T = p
             method = "continuous"
             mult["locally_optimal"] = True
         else:

@@ -80,6 +80,12 @@ class Response:
     dlnlam_dtau: float = 0.0  # d ln(lambda)/d tau along the root
     passes: int = 0
     terms: dict | None = None  # the uploading users' share terms (Users.share_terms / length_terms)
+    psi_tt: float = np.nan     # sum_k d^2 psi_k / d tau^2 at fixed lambda
+    dS_dtau: float = 0.0       # d S / d tau at fixed lambda
+    dS_dmu: float = 0.0        # d S / d mu (a common token price)
+    dsumL_dtau: float = 0.0    # d sum_k L_k / d tau at fixed lambda and mu
+    dsumL_dmu: float = 0.0     # d sum_k L_k / d mu
+    dnet_dmu: float = 0.0      # sum_k (A'(L_k) - mu) dL_k / d mu
 
 
 class Inner:
@@ -125,13 +131,24 @@ class Inner:
             self.closed_form = u.kind == "smooth" and u.model == "linear" and not np.any(self.mu_up > 0)
             if self.closed_form:
                 self._prepare_closed_form()
-            # ln b_L at L = 0 (the zero test): linear ln(s / (tau B eta)), Shannon -inf
-            self.ln_bL0 = u.share_terms(np.zeros(up.size), tau, up, order=1)["ln_bL"]
-            # share at the top of the bracket where it is reachable: with lambda -> 0 every user
-            # goes there, so there is band to spare (lambda = 0) if these shares fit
+            # ln b_L at L = 0 (the zero test): linear ln(s / (tau B eta)), Shannon -inf (r'(0) = inf)
+            if u.model == "linear":
+                self.ln_bL0 = np.log(u.s[up]) - np.log(tau) - np.log(u.B * u.ch[up])
+            else:
+                self.ln_bL0 = np.full(up.size, -np.inf)
+        self._b_top: np.ndarray | None = None
+
+    @property
+    def b_top(self) -> np.ndarray:
+        """The share at the top of each uploading user's bracket where it is reachable (inf else):
+        with lambda -> 0 every user goes there, so there is band to spare if these shares fit
+        (computed on first use: a W_{-1} evaluation per user for the Shannon rate)."""
+        if self._b_top is None:
+            u, up, tau = self.u, self.up, self.tau
             reachable = self.Ltop < u.reach(tau, up)
             top_terms = u.share_terms(np.where(reachable, self.Ltop, 0.0), tau, up, order=1)
-            self.b_top = np.where(reachable, top_terms["b"], np.inf)
+            self._b_top = np.where(reachable, top_terms["b"], np.inf)
+        return self._b_top
 
     # ------------------------------------------------------------------ per-user pieces
     def _prepare_closed_form(self) -> None:
@@ -165,19 +182,25 @@ class Inner:
         return np.where(pos & (err_lin < err_log), L_lin, L_log), w
 
     def _phi(self, st, idx, lnlam):
-        """phi = ln(A'(L) - mu) - ln(lambda) - ln(b_L) and d phi / d L (uploading users idx)."""
+        """phi = ln A'(L) - ln(mu + lambda b_L) and d phi / d L (uploading users idx).
+
+        Its root is the stationarity A'(L) - mu = lambda b_L. Written so, phi is smooth through
+        the stop-short length A'(L) = mu (where ln(A' - mu) would be singular, the root of a user
+        drafting nearly to it sitting next to a pole) and still in logarithms (lambda and b_L span
+        hundreds of decades across scenarios).
+        """
         u = self.u
         sub = self.up if idx is None else self.up[idx]
         mu = self.mu_up if idx is None else self.mu_up[idx]
-        L = st["L"]
-        lnA = u.lnk[sub] - u.a[sub] * (L + 1.0)
+        lnA = u.lnk[sub] - u.a[sub] * (st["L"] + 1.0)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            r = np.where(mu > 0, np.exp(np.log(mu) - lnA), 0.0)  # mu / A'
-            ln_net = lnA + np.log1p(-np.minimum(r, 1.0))
-            dln_net = -u.a[sub] / (1.0 - r)
+            lb = lnlam + st["ln_bL"]                       # ln(lambda b_L)
+            cost = np.logaddexp(np.log(mu), lb)            # ln(mu + lambda b_L)
+            share = np.exp(lb - cost)                      # lambda b_L / (mu + lambda b_L)
             kappa = st["bLL"] / st["bL"]
-        phi = ln_net - lnlam - st["ln_bL"]
-        return np.where(np.isnan(phi), -np.inf, phi), dln_net - kappa
+            phi = lnA - cost
+            dphi = -u.a[sub] - share * kappa
+        return np.where(np.isnan(phi), -np.inf, phi), dphi
 
     def _smooth(self, lam: float):
         """(beta, L-terms, status) of the uploading users for a smooth A (module docstring).
@@ -208,33 +231,41 @@ class Inner:
         with np.errstate(divide="ignore", invalid="ignore"):
             net0 = np.exp(lnA0) - mu
             zero = ~(np.log(np.maximum(net0, 0.0)) - lnlam - self.ln_bL0 > 0)
-        # at the cap when it is the top of the bracket (below the reach and the stop-short length)
-        cand = np.flatnonzero(~zero & (cap <= top))
-        at_cap = np.zeros(n, dtype=bool)
-        if cand.size:
-            st = u.share_terms(cap[cand], self.tau, up[cand], order=2)
-            ph, _ = self._phi(st, cand, lnlam)
-            at_cap[cand] = ph >= 0
-        beta[at_cap] = self.b_top[at_cap]
-        status[at_cap] = 2
-        todo = np.flatnonzero(~zero & ~at_cap)
+        todo = np.flatnonzero(~zero)
         if todo.size:
-            warm = None if self.warm_beta is None else self.warm_beta[up][todo]
-            hi = np.where(np.isfinite(self.b_top[todo]), self.b_top[todo], 1e300)
+            # the root of min(phi(beta), ln(cap / L(beta))): the optimum, or the share that just
+            # reaches the cap (phi decreasing, so phi(b(cap)) >= 0 exactly when the cap binds) -
+            # the cap needs no share of its own; beyond the stop-short length phi is -inf
+            lncap = np.log(cap[todo])
 
             def fun(x, idx):
                 sel = todo if idx is None else todo[idx]
                 st = u.length_terms(x, self.tau, up[sel], order=2)
                 ph, dph = self._phi(st, sel, lnlam)
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    return ph, dph / st["bL"]  # d phi / d beta = phi_L L'(beta), L' = 1 / b_L
+                    dph = dph / st["bL"]                  # d phi / d beta = phi_L L'(beta), L' = 1 / b_L
+                    lc = (lncap if idx is None else lncap[idx]) - np.log(st["L"])
+                    dlc = -1.0 / (st["L"] * st["bL"])
+                at = lc < ph
+                return np.where(at, lc, ph), np.where(at, dlc, dph)
 
-            r = newton(fun, 1e-300, hi, warm, increasing=False, log=True, rtol=2 * _EPS, lo_open=True,
+            # start: the previous response, else an equal split
+            warm = np.full(todo.size, 1.0 / n) if self.warm_beta is None else self.warm_beta[up][todo]
+            warm = np.where(warm > 0, warm, 1.0 / n)
+            # (the shares to 1e-13 relative: the objective is stationary there, its error ~1e-26)
+            r = newton(fun, 1e-300, 1e300, warm, increasing=False, log=True, rtol=1e-13, lo_open=True,
                        hi_open=True)
             self.passes += r.passes
-            lost = r.status == NOT_BRACKETED
-            beta[todo] = np.where(lost & (r.x <= 1e-300), 0.0, r.x)  # a share below 1e-300: L = 0
-            status[todo] = np.where(beta[todo] > 0, 1, 0)
+            bx = np.where((r.status == NOT_BRACKETED) & (r.x <= 1e-300), 0.0, r.x)  # below 1e-300: L = 0
+            at_cap = (r.status == NOT_BRACKETED) & (r.x >= 1e300)
+            L = u.length_terms(bx, self.tau, up[todo], order=1)["L"]
+            at_cap |= L >= cap[todo] * (1.0 - 1e-13)
+            beta[todo] = bx
+            status[todo] = np.where(bx > 0, 1, 0)
+            if at_cap.any():  # the exact share of the cap
+                ci = todo[at_cap]
+                beta[ci] = u.share_terms(cap[ci], self.tau, up[ci], order=1)["b"]
+                status[ci] = 2
         return beta, status
 
     def _ln_bL(self, L, sel):
@@ -311,7 +342,7 @@ class Inner:
                         return st["ln_bL"] - vi, (st["bLL"] / st["bL"]) / st["bL"]  # d/dbeta = d/dL / b_L
 
                 warm = None if self.warm_beta is None else self.warm_beta[up[sel]]
-                r = newton(fun, b_lo, b_hi, warm, increasing=True, log=True, rtol=2 * _EPS, lo_open=bool(np.any(lo <= 0)))
+                r = newton(fun, b_lo, b_hi, warm, increasing=True, log=True, rtol=1e-13, lo_open=lo <= 0)
                 self.passes += r.passes
                 bx = np.where(r.status == NOT_BRACKETED, b_lo, r.x)
                 x = np.clip(u.length_terms(bx, tau, up[sel], order=1)["L"], lo, hi)
@@ -394,9 +425,12 @@ class Inner:
             beta_tau = np.where(live, st["btau"] + st["bL"] * L_tau, 0.0)
             psi_tau = np.where(live, -lam * st["btau"], 0.0)
             psi_tt = np.where(live, -lam * (st["btautau"] + st["bLtau"] * L_tau), 0.0)
+            L_mu = np.where(interior, 1.0 / den, 0.0)                # dL/dmu = 1 / f_L
+            beta_mu = np.where(interior, st["bL"] * L_mu, 0.0)
         fin = lambda x: np.where(np.isfinite(x), x, 0.0)  # noqa: E731 (a user at L = 0 contributes nothing)
         return {"beta_lnlam": fin(beta_lnlam), "beta_tau": fin(beta_tau), "psi_tau": fin(psi_tau),
-                "psi_tt": fin(psi_tt)}
+                "psi_tt": fin(psi_tt), "L_tau": fin(L_tau), "L_mu": fin(L_mu), "beta_mu": fin(beta_mu),
+                "net": fin(net)}
 
     def _envelope(self, resp: Response, lam: float, d_up) -> None:
         """F'(tau) (envelope, D5) and F''(tau) along the root lambda(tau)."""
@@ -410,13 +444,32 @@ class Inner:
             if u.kind == "smooth":
                 d2F += float(np.sum(-u.a[fb] * u.d_tokens(resp.L[fb], fb) / t ** 2))
         dlnlam = 0.0
+        S_tau = 0.0
+        # sensitivities to the token price mu (Dinkelbach's g v1) and of sum L to tau, for the
+        # joint Newton step of the outer search
+        S_mu = Lsum_tau = netL_mu = 0.0
+        if fb.size:
+            Lsum_tau += float(np.sum(1.0 / u.t[fb]))
         if d_up is not None:
             dF += float(np.sum(d_up["psi_tau"]))
             d2F += float(np.sum(d_up["psi_tt"]))
             S_tau = float(np.sum(d_up["beta_tau"]))
-            if resp.dS_dlnlam < 0:
-                dlnlam = -S_tau / resp.dS_dlnlam
-                d2F += S_tau * S_tau * lam / resp.dS_dlnlam
+            S_mu = float(np.sum(d_up["beta_mu"]))
+            Lsum_tau += float(np.sum(d_up["L_tau"]))
+            netL_mu = float(np.sum(d_up["net"] * d_up["L_mu"]))
+        # users without band held at their stop-short length A'(L) = mu: dL/dmu = 1 / A''(L)
+        Lsum_mu = 0.0 if d_up is None else float(np.sum(d_up["L_mu"]))
+        if u.kind == "smooth" and np.any(self.mu > 0):
+            ss = np.flatnonzero((resp.status == 4) & (resp.L > 0) & (resp.L < self.cap))
+            if ss.size:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    lm = 1.0 / (-u.a[ss] * u.d_tokens(resp.L[ss], ss))
+                Lsum_mu += float(np.sum(np.where(np.isfinite(lm), lm, 0.0)))
+        resp.psi_tt, resp.dS_dtau = d2F, S_tau  # at fixed lambda
+        resp.dS_dmu, resp.dsumL_dtau, resp.dsumL_dmu, resp.dnet_dmu = S_mu, Lsum_tau, Lsum_mu, netL_mu
+        if d_up is not None and resp.dS_dlnlam < 0:
+            dlnlam = -S_tau / resp.dS_dlnlam
+            d2F += S_tau * S_tau * lam / resp.dS_dlnlam
         resp.dF, resp.d2F, resp.dlnlam_dtau = dF, d2F, dlnlam
 
     # ------------------------------------------------------------------ the multiplier

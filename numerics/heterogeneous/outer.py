@@ -36,7 +36,7 @@ import dataclasses
 import numpy as np
 
 from ..roots import NOT_BRACKETED, newton
-from .certificate import certify
+from .certificate import certify, ratio_sup, tangent_line
 from .inner import Inner, Response
 from .users import Users
 
@@ -176,6 +176,70 @@ def _deadline(pb: _Problem, caps, mu, g: float) -> _Point:
     return _Point(best_tau, r, inn, 0.0)
 
 
+def _joint(pb: _Problem, caps, c: float, v1r: float, g0: float, tau0: float | None) -> _Point | None:
+    """The fast path: Newton's method on (ln tau, ln lambda, g) jointly.
+
+    The equations: S(tau, lambda, mu) = 0 (the band), F'_mu(tau) = g (D5) and N - g D = 0 (the
+    ratio, D6), with the token price mu = g v1 (ragged batching; 0 for v1 = 0). Their Jacobian
+    comes from the implicit derivatives of every user's response (:meth:`.inner.Inner.respond`):
+    d/dtau, d/dlambda of S and F' (the cross term is -dS/dtau, since
+    d^2 psi_k / d tau d lambda = -d beta_k / d tau), and d/dmu (dL_k/dmu = 1 / f_L). Each step
+    costs one response pass of every user (warm-started), against a band root nested in a
+    deadline root nested in Dinkelbach's iteration; near the optimum the convergence is
+    quadratic. Returns None where it does not converge in 40 steps or leaves the smooth regime
+    (band to spare, no drafting, a singular Jacobian): the nested searches then take over.
+    """
+    if not tau0 or tau0 <= 0:
+        return None
+    g = g0
+    tau = tau0
+    if pb.lam_warm:  # a band price from the start point (one response pass, no band root)
+        inn = pb.inner(tau, g * v1r, caps)
+        r = inn.respond(pb.lam_warm)
+        pb.passes += inn.passes
+        pb.evals += 1
+    else:
+        inn, r = pb.solve_at(tau, g * v1r, caps)
+    lam = r.lam
+    step_small = False
+    for _ in range(40):
+        if not (lam > 0 and np.isfinite(r.dF) and np.isfinite(r.psi_tt) and r.dS_dlnlam < 0):
+            return None
+        D = tau + c + v1r * r.sumL
+        S, h, E = r.S, r.dF - g, r.N - g * D
+        if (abs(S) <= 1e-13 and abs(h) <= 1e-12 * g and abs(E) <= 1e-13 * r.N) or step_small:
+            if abs(S) > 1e-12:
+                return None
+            pt = _Point(tau, r, inn, r.N / D)
+            pt.mu = g * v1r
+            return pt
+        J = np.array([
+            [tau * r.dS_dtau, r.dS_dlnlam, v1r * r.dS_dmu],
+            [tau * r.psi_tt, -lam * r.dS_dtau, -v1r * r.dsumL_dtau - 1.0],
+            [tau * (lam * r.dS_dtau + h), lam * r.dS_dlnlam, -D + v1r * r.dnet_dmu],
+        ])
+        if not np.all(np.isfinite(J)):
+            return None
+        try:
+            du, dv, dg = np.linalg.solve(J, -np.array([S, h, E]))
+        except np.linalg.LinAlgError:
+            return None
+        if not (np.isfinite(du) and np.isfinite(dv) and np.isfinite(dg)):
+            return None
+        du, dv = float(np.clip(du, -0.5, 0.5)), float(np.clip(dv, -2.0, 2.0))
+        dg = float(np.clip(dg, -0.5 * g, 0.5 * g))
+        step_small = abs(du) <= 1e-14 and abs(dv) <= 1e-13 and abs(dg) <= 1e-14 * g
+        tau *= float(np.exp(du))
+        lam *= float(np.exp(dv))
+        g += dg
+        inn = pb.inner(tau, g * v1r, caps)
+        r = inn.respond(lam)
+        pb.passes += inn.passes
+        pb.evals += 1
+        pb.L_warm, pb.beta_warm = r.L, r.beta
+    return None
+
+
 def _dinkelbach(pb: _Problem, caps, c: float, v1r: float, g0: float) -> tuple[_Point, float]:
     """Dinkelbach's iteration on the ratio (module docstring); returns the best point and the
     last ratio g with P(g) <= 0 to rounding (so g >= G* up to it)."""
@@ -308,22 +372,44 @@ def _padded(pb: _Problem, g0: float, m_guess: float | None) -> tuple[_Point, flo
     return pt, g, m
 
 
+def _price_guess(pb: _Problem, tau: float, mu: float, L: np.ndarray, beta: np.ndarray) -> float | None:
+    """A band price from a feasible point (lengths L, shares beta filling the deadline tau): the
+    median over the uploading users of the marginal value of band (A'(L) - mu) / b_L(L, tau)."""
+    u = pb.u
+    up = np.flatnonzero(u.active & (u.s > 0) & (L > 0) & (beta > 0))
+    if up.size == 0:
+        return None
+    st = u.length_terms(beta[up], tau, up, order=1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        m = np.log(np.maximum(u.d_tokens(st["L"], up) - mu, 0.0)) - st["ln_bL"]
+    m = m[np.isfinite(m)]
+    return float(np.exp(np.clip(np.median(m), -700.0, 700.0))) if m.size else None
+
+
 def relax(users: Users, caps: np.ndarray, v0: float, v1: float, overhead: float, batching: str,
-          g0: float, tau_guess: float | None = None, m_guess: float | None = None) -> Relaxation:
+          g0: float, tau_guess: float | None = None, m_guess: float | None = None,
+          start: tuple | None = None) -> Relaxation:
     """Solve the continuous relaxation with per-user caps and certify it (module docstring).
 
-    ``g0``: the goodput of a feasible point (a lower bound, e.g. the homogeneous optimum).
+    ``g0``: the goodput of a feasible point (a lower bound, e.g. the homogeneous optimum);
+    ``tau_guess`` and ``start`` = (L, beta): that point's deadline and its lengths and shares,
+    the warm start of every search.
     """
     pb = _Problem(users, caps, v0, v1, overhead, batching)
     pb.tau_warm = tau_guess
+    if start is not None and tau_guess:
+        L0, b0 = (np.asarray(x, dtype=np.float64) for x in start)
+        pb.L_warm, pb.beta_warm = L0, b0
+        pb.lam_warm = _price_guess(pb, tau_guess, g0 * v1 if batching == "ragged" else 0.0, L0, b0)
     K = users.K
-    if v1 == 0.0:
-        mode = "plain"
-        pt, g = _dinkelbach(pb, caps, pb.c, 0.0, g0)
-        m = None
-    elif batching == "ragged":
-        mode = "dinkelbach"
-        pt, g = _dinkelbach(pb, caps, pb.c, v1, g0)
+    if v1 == 0.0 or batching == "ragged":
+        mode = "plain" if v1 == 0.0 else "dinkelbach"
+        v1r = v1 if batching == "ragged" else 0.0
+        pt = _joint(pb, caps, pb.c, v1r, g0, tau_guess) if not users.piecewise else None
+        if pt is None or pt.g < g0:
+            pt, g = _dinkelbach(pb, caps, pb.c, v1r, g0)
+        else:
+            g = pt.g
         m = None
     else:
         mode = "padded"
@@ -356,15 +442,20 @@ def relax(users: Users, caps: np.ndarray, v0: float, v1: float, overhead: float,
             pb.passes += passes
             ub = min(ub, b)
     else:
-        if mode == "dinkelbach":
+        w, n_max = (v1, float(np.sum(caps))) if mode == "dinkelbach" else (0.0, 0.0)
+        ub = np.inf
+        if pt.tau > 0 and pt.resp.lam > 0:
+            # first the tangent of the dual at the solution itself, at its own prices: at a smooth
+            # optimum it is tight and nothing more is needed
+            mu0 = float(pt.inner.mu[0]) if K else 0.0
+            ub = ratio_sup([tangent_line(pt.inner, pt.resp, lam_x)], c, mu0 if w else 0.0, w, n_max)
+            pb.passes += 1
+        if not ub <= pt.g * (1.0 + 1e-13):
             # the token price at the ratio found: the n-term of the bound is then neutral
-            mu_c = np.full(K, pt.g * v1)
-            P, w, n_max = float(pt.g * v1), v1, float(np.sum(caps))
-        else:
-            mu_c = np.zeros(K)
-            P, w, n_max = 0.0, 0.0, 0.0
-        ub, passes = certify(users, caps, c, mu_c, P, w, n_max, pt.tau, lam_x, pt.g)
-        pb.passes += passes
+            mu_c = np.full(K, pt.g * v1) if mode == "dinkelbach" else np.zeros(K)
+            b, passes = certify(users, caps, c, mu_c, float(pt.g * v1) if w else 0.0, w, n_max, pt.tau, lam_x, pt.g)
+            pb.passes += passes
+            ub = min(ub, b)
     value = pt.g
     return Relaxation(tau=pt.tau, lam=pt.resp.lam, L=pt.resp.L.copy(), value=value, upper_bound=max(ub, value),
                       mode=mode, ratio=g if mode == "dinkelbach" else None, cap=m, passes=pb.passes,
