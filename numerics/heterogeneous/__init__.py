@@ -37,6 +37,7 @@ from ..scenario import Scenario
 from ..solution import Solution, SolverError
 from .equal import equal_heterogeneous
 from .integer import ENUM_LIMIT, Search, enumerate_best, integer_search, n_vectors
+from .certificate import certify
 from .outer import relax
 from .users import Users
 
@@ -51,6 +52,17 @@ def _check(scenario: Scenario) -> None:
         raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
     if scenario.v0 + scenario.overhead + scenario.v1 == 0:
         raise ValueError("v0 + overhead + v1 must be > 0, got 0 (the goodput would be unbounded)")
+
+
+def _relaxed_point(scenario: Scenario, L: np.ndarray, beta):
+    """(L, beta, G, T) at the relaxation's own shares (every user finishing at its deadline, the
+    band filled to round-off; scaled to sum to at most 1); the equal-finish shares if unusable."""
+    if beta is not None and np.all(np.isfinite(beta)):
+        b = np.where(L > 0, beta, 0.0)
+        b = b / max(1.0, float(np.sum(b)))
+        if not np.any((b == 0) & (L > 0) & (scenario.bits_per_token > 0)):
+            return L, b, goodput(scenario, L, b, continuous=True), round_time(scenario, L, b, continuous=True)
+    return _point(scenario, L, True)
 
 
 def _point(scenario: Scenario, L: np.ndarray, continuous: bool):
@@ -78,7 +90,9 @@ def solve_heterogeneous(scenario: Scenario, integer: bool = True) -> Solution:
     Solution
         ``name`` 'heterogeneous'; ``draft_lengths``; ``bandwidth``: the equal-finish shares of
         those lengths (sum to 1 when a user uploads, never above); ``goodput`` and
-        ``round_time`` of that point (:func:`numerics.latency.goodput`); ``upper_bound``: a
+        ``round_time`` of that point (:func:`numerics.latency.goodput`; for ``integer=False``
+        the shares are the relaxation's own, every user finishing at the drafting deadline);
+        ``upper_bound``: a
         certified bound on the optimum of the problem solved (the goodput itself when the
         method is exact); ``gap`` = (upper_bound - goodput) / upper_bound; ``method``:
         'enumeration' (exact), 'local-search' (locally optimal for every +-1 and pair move,
@@ -113,6 +127,9 @@ def solve_heterogeneous(scenario: Scenario, integer: bool = True) -> Solution:
     v0, v1, To, batching = scenario.v0, scenario.v1, scenario.overhead, scenario.batching
     c = v0 + v1 * K + To
     hom = solve_homogeneous(scenario)
+    # integer answers: chords between integers (the concave envelope of the integer points) for
+    # the search and the tighter bound; the relaxation itself is solved with the smooth A (its
+    # fast path), except for a profile, which has no other
     users = Users(scenario, "chord" if integer else "smooth")
     zero = np.zeros(K)
     G_zero = float(np.sum(users.tokens_int(zero))) / c
@@ -131,7 +148,11 @@ def solve_heterogeneous(scenario: Scenario, integer: bool = True) -> Solution:
         mult.update(tau=float(T - scenario.v0 - scenario.overhead - v1 * sr.batch(L[None, :])[0]),
                     locally_optimal=True)
     else:
-        R = relax(users, caps, v0, v1, To, batching, g0, tau_guess=L_hom * hom.multipliers["theta"] or None,
+        smooth = users
+        if integer and not scenario.positional:
+            smooth = Users(scenario, "smooth")
+            smooth.cap = caps
+        R = relax(smooth, caps, v0, v1, To, batching, g0, tau_guess=L_hom * hom.multipliers["theta"] or None,
                   m_guess=L_hom, start=(hom.draft_lengths, hom.bandwidth))
         mult.update({"lambda": float(R.lam), "tau": float(R.tau), "continuous_goodput": float(R.value),
                      "relaxation_bound": float(R.upper_bound), "passes": int(R.passes),
@@ -146,7 +167,7 @@ def solve_heterogeneous(scenario: Scenario, integer: bool = True) -> Solution:
             # homogeneous point is better (a relaxation stopped at round-off on a flat optimum) or
             # the lengths are integers to 1e-6 (then so may the optimum be), those candidates
             Lr = np.clip(R.L, 0.0, caps)
-            L, beta, G, T = _point(scenario, Lr, True)
+            L, beta, G, T = _relaxed_point(scenario, Lr, R.beta)
             cands = []
             if np.max(np.abs(Lr - np.round(Lr)), initial=0.0) <= 1e-6:
                 cands.append(np.minimum(np.round(Lr), caps))
@@ -167,6 +188,12 @@ def solve_heterogeneous(scenario: Scenario, integer: bool = True) -> Solution:
             if G < hom.goodput:  # the homogeneous optimum is a feasible integer point
                 L, beta, G, T = hom.draft_lengths.copy(), hom.bandwidth.copy(), hom.goodput, hom.round_time
             mult["locally_optimal"] = bool(certified)
+            if smooth is not users and R.prices and R.tau > 0:
+                # the chords' dual at the smooth optimum: tighter than the smooth bound (the chords
+                # lie below the smooth A), still valid for the integer problem
+                b, passes = certify(users, caps, c, *R.prices, R.tau, R.lam / R.tau, G, quick=True)
+                ub = min(ub, b)
+                mult["passes"] += passes
     mult["method"] = method
     if G > ub * (1 + _CERT_TOL):
         raise SolverError("certificate", f"goodput {G!r} exceeds the certified upper bound {ub!r}")

@@ -180,7 +180,7 @@ def trivial_bound(u: Users, cap: np.ndarray, c: float) -> float:
 
 
 def certify(u: Users, caps: np.ndarray, c: float, mu, P: float, w: float, n_max: float, tau: float, lam_x0: float,
-            value: float) -> tuple[float, int]:
+            value: float, quick: bool = False) -> tuple[float, int]:
     """The certified bound of the module docstring around the deadline ``tau`` found; (bound, passes).
 
     Every line below bounds the value function V(tau) = max sum_k A_k - mu_k L_k at every tau,
@@ -197,9 +197,35 @@ def certify(u: Users, caps: np.ndarray, c: float, mu, P: float, w: float, n_max:
     - where the slopes of those tangents exceed the goodput (V keeps rising steeply past a kink),
       tangents at 16, 256, ... times tau until one is flatter;
     - the line of the linearised problem through tau = 0.
+
+    ``quick``: only the tangent at tau and the balancing of its price (a few response passes,
+    no band root): the bound of another relaxation (the chords of the integer problem) at the
+    point where a first one (the smooth relaxation) was solved.
     """
     passes = 0
     lines = []
+    best = trivial_bound(u, caps, c)
+    if quick:
+        if tau > 0:
+            inn = Inner(u, tau, mu, caps)
+            tried: dict[float, tuple[float, float]] = {}
+
+            def line_q(lam_x: float) -> tuple[float, float]:
+                if lam_x not in tried:
+                    tried[lam_x] = tangent_line(inn, inn.respond(lam_x * tau, derivatives=False), lam_x)
+                return tried[lam_x]
+
+            def balance_q(x, idx):
+                p, d = line_q(float(x[0]))
+                return np.array([c * d - p]), None
+
+            lx = lam_x0 if lam_x0 > 0 else max(value, 1e-300)
+            if not ratio_sup([line_q(lx)], c, P, w, n_max) <= value * (1.0 + _TIGHT):
+                newton(balance_q, lx * 1e-8, lx * 1e8, lx, increasing=True, log=True, rtol=1e-10,
+                       lo_open=True, hi_open=True, maxiter=30)
+            passes += inn.passes
+            best = min([best] + [ratio_sup([ln], c, P, w, n_max) for ln in tried.values()])
+        return best, passes
     base_in = Inner(u, 0.0, mu, caps)
     base = base_in.respond(0.0, derivatives=False)
     lin = u.linearised()
@@ -207,7 +233,7 @@ def certify(u: Users, caps: np.ndarray, c: float, mu, P: float, w: float, n_max:
     lr = lin_in.solve(pure=True)
     passes += lin_in.passes + base_in.passes + 1
     lines.append(linear_line(base, lin_in, lr, lr.lam))
-    best = min(ratio_sup(lines, c, P, w, n_max), trivial_bound(u, caps, c))
+    best = min(ratio_sup(lines, c, P, w, n_max), best)
     if tau > 0:
         lam = lam_x0 * tau
         for tau_i in (tau * (1.0 - _TANGENT_OFFSET), tau, tau * (1.0 + _TANGENT_OFFSET)):

@@ -237,6 +237,7 @@ def integer_search(sr: Search, relaxation, extra=()) -> tuple[np.ndarray, float,
         fl = np.floor(Lr + 1e-9)
         for f in (1.0, 1.01, 0.99):
             cands.append(greedy_fill(sr, fl, relaxation.tau * f, mu))
+
     cands += [np.minimum(np.asarray(e, dtype=np.float64), caps) for e in extra]
     M = np.unique(np.array(cands), axis=0)
     Gs = sr.goodput(M)

@@ -59,6 +59,8 @@ class Relaxation:
     cap: float | None        # the common cap m (padded, v1 > 0)
     passes: int              # vectorised passes over the users
     evaluations: int         # inner problems solved (deadlines tried)
+    beta: np.ndarray | None = None  # the shares of the lengths L at the deadline tau
+    prices: tuple = ()       # (mu, P, w, n_max) of the certificate (plain and ragged batching)
 
 
 @dataclasses.dataclass
@@ -457,6 +459,10 @@ def relax(users: Users, caps: np.ndarray, v0: float, v1: float, overhead: float,
             pb.passes += passes
             ub = min(ub, b)
     value = pt.g
+    prices = ()
+    if mode != "padded":
+        prices = (pt.g * v1 if mode == "dinkelbach" else 0.0, float(pt.g * v1) if mode == "dinkelbach" else 0.0,
+                  v1 if mode == "dinkelbach" else 0.0, float(np.sum(caps)) if mode == "dinkelbach" else 0.0)
     return Relaxation(tau=pt.tau, lam=pt.resp.lam, L=pt.resp.L.copy(), value=value, upper_bound=max(ub, value),
                       mode=mode, ratio=g if mode == "dinkelbach" else None, cap=m, passes=pb.passes,
-                      evaluations=pb.evals)
+                      evaluations=pb.evals, beta=pt.resp.beta.copy(), prices=prices)
