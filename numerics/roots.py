@@ -218,13 +218,16 @@ def newton(fun: Fun, lo, hi, x0=None, *, increasing: bool, log: bool = False, xt
             else:
                 kl = kh = both = True
             if log:
-                xn = xa * np.exp(np.clip(-f / (xa * df), -max_log_step, max_log_step))
+                slope = xa * df
+                xn = xa * np.exp(np.clip(-f / slope, -max_log_step, max_log_step))
             else:
+                slope = df
                 xn = xa - f / df
             dx = np.abs(xn - xa)
             absx = np.abs(xa)
             tol = xtol + rtol * absx
-            fin = np.isfinite(dx)
+            # an infinite slope gives a zero step that says nothing about the root: bisect instead
+            fin = np.isfinite(dx) & np.isfinite(slope)
             dxo = dx_old[sl]
             # a step below the tolerance converges wherever it lands (it may round onto an end of
             # the bracket, or not move x at all); so does a step that stopped shrinking within 1e4
