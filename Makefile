@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: figures check test test-slow bench docs lint wheel clean
+.PHONY: figures check test test-slow bench docs lint wheel mutate clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 
 $(VENV)/.docs: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,docs]'
+	touch $@
+
+$(VENV)/.mutate: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,mutate]'
 	touch $@
 
 $(VENV)/.dev: $(STAMP)
@@ -36,6 +40,7 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_homogeneous.py
 	$(BIN)/python benchmarks/bench_heterogeneous.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 # The docs site: warnings are errors; the figure gallery and the tutorial are generated at
 # build time into docs/generated/ (not committed). Output: build/docs/index.html.
@@ -45,6 +50,11 @@ docs: $(VENV)/.docs
 # ruff (rules in pyproject.toml) and mypy on theory and numerics, both reported; not yet part of .ci/run.
 lint: $(VENV)/.dev
 	status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy || status=1; exit $$status
+
+# Mutation testing of the core numerics modules (cosmic-ray, in a copy of the committed tree; slow,
+# not part of CI): a seeded sample of mutants per module, before/after issue 11's tests -> build/mutate/report.md
+mutate: $(VENV)/.mutate
+	nice -n 10 $(BIN)/python mutation/run.py $(MUTATE_ARGS)
 
 # The wheel users install (dist/multispin-VERSION-py3-none-any.whl).
 wheel: $(STAMP)

@@ -68,9 +68,9 @@ def rate(rate_model: str, beta, bandwidth_hz, channel):
 
     Examples
     --------
-    >>> float(rate('linear', 0.5, 1e6, 2.0))
+    >>> float(rate('linear', 0.5, 1e6, 2.0))   # 0.5 * 1e6 * 2
     1000000.0
-    >>> float(rate('shannon', 1.0, 1.0, 1.0))
+    >>> float(rate('shannon', 1.0, 1.0, 1.0))   # 1 * 1 * log2(1 + 1 / 1)
     1.0
     """
     _check_model(rate_model)

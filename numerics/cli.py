@@ -3,10 +3,12 @@
 Subcommands::
 
     multispin figures [--only NAME ...] [--out DIR]     render figures (PNG, PDF, CSV)
-    multispin check [ID ...]                            run the proofs_check claims
+    multispin check [ID ...] [--ties] [--planted]       run the proofs_check claims (or the tie table, planted faults)
     multispin solve FILE [--regime R] [--json]          solve a scenario file
     multispin simulate FILE [--rounds N] [--seed S] [--regime R] [--fading] [--json]
     multispin presets                                   list the cited preset scenarios
+    multispin fit LOG [--per-user LABEL] [--out FILE]   fit acceptance from a serving log (numerics.cli_fit)
+    multispin sweep STUDY --out DIR [--workers N] [--scheduler ADDRESS] [--drops N]   a study on Dask
 
 A scenario file is TOML, read as UTF-8 whatever the locale: either every Scenario field at
 top level (see ``scenarios/example.toml``), or ``preset = "name"`` plus overrides of any
@@ -49,7 +51,7 @@ __all__ = ["SUBCOMMAND_MODULES", "main", "solve_report"]
 REGIMES = ("homogeneous", "heterogeneous")
 
 #: modules that add a subcommand with ``add_parser(subparsers)`` (one line each)
-SUBCOMMAND_MODULES: tuple[str, ...] = ()
+SUBCOMMAND_MODULES: tuple[str, ...] = ("numerics.cli_fit", "numerics.cli_sweep")
 
 
 def _regimes(choice: str) -> tuple[str, ...]:
@@ -150,7 +152,7 @@ def _cmd_figures(a: argparse.Namespace) -> int:
 def _cmd_check(a: argparse.Namespace) -> int:
     from proofs_check.__main__ import main as check_main  # entry point: allowed here (module docstring)
 
-    return check_main(list(a.ids))
+    return check_main(list(a.ids) + ["--ties"] * a.ties + ["--planted"] * a.planted)
 
 
 def _cmd_solve(a: argparse.Namespace) -> int:
@@ -219,6 +221,8 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="run the derivation checks of proofs_check")
     c.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
+    c.add_argument("--ties", action="store_true", help="print the tie table (theory expression -> numeric code -> test)")
+    c.add_argument("--planted", action="store_true", help="check the checks: plant faults in theory, report the catches")
     c.set_defaults(func=_cmd_check)
 
     for name, helptext, func in (("solve", "solve a scenario file and print the allocation", _cmd_solve),

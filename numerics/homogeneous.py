@@ -116,7 +116,7 @@ def stationary_length(alpha, c0, c1):
 
     Examples
     --------
-    >>> round(float(stationary_length(0.8, 2.0, 1.0)), 10)
+    >>> round(float(stationary_length(0.8, 2.0, 1.0)), 10)   # = mpmath bisection of phi = 0 (claim H4)
     1.6944303529
     """
     a = as_float_array("alpha", alpha, None)

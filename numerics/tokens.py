@@ -74,7 +74,7 @@ def expected_accepted(alpha, L):
 
     Examples
     --------
-    >>> float(expected_accepted(0.5, 2))
+    >>> float(expected_accepted(0.5, 2))   # by hand: 1 * 0.25 + 2 * 0.25 (P(N=1), P(N=2) of the pmf)
     0.75
     """
     a = as_float_array("alpha", alpha, None)
@@ -98,9 +98,9 @@ def expected_tokens(alpha, L):
 
     Examples
     --------
-    >>> float(expected_tokens(0.5, 2))
+    >>> float(expected_tokens(0.5, 2))   # by hand: 1 + 0.5 + 0.25
     1.75
-    >>> float(expected_tokens(0.0, 1000)), float(expected_tokens(1.0, 7))
+    >>> float(expected_tokens(0.0, 1000)), float(expected_tokens(1.0, 7))   # the limits 1 and L + 1
     (1.0, 8.0)
     """
     return (1.0 + np.asarray(expected_accepted(alpha, L)))[()]
@@ -120,7 +120,7 @@ def marginal_tokens(alpha, L):
 
     Examples
     --------
-    >>> round(float(marginal_tokens(0.5, 0)), 12)
+    >>> round(float(marginal_tokens(0.5, 0)), 12)   # -0.5 ln(0.5) / (1 - 0.5) = ln 2
     0.69314718056
     """
     a = as_float_array("alpha", alpha, None)
@@ -147,7 +147,7 @@ def accepted_pmf(alpha, L: int) -> np.ndarray:
 
     Examples
     --------
-    >>> accepted_pmf(0.5, 2).tolist()
+    >>> accepted_pmf(0.5, 2).tolist()   # alpha^n (1 - alpha) for n = 0, 1 and alpha^2 for n = L = 2
     [0.5, 0.25, 0.25]
     """
     a = as_float_array("alpha", alpha, None)
@@ -191,7 +191,7 @@ def accepted_variance(alpha, L: int):
 
     Examples
     --------
-    >>> float(accepted_variance(0.5, 1))
+    >>> float(accepted_variance(0.5, 1))   # L = 1: N is Bernoulli(0.5), variance 0.5 * 0.5
     0.25
     """
     a = as_float_array("alpha", alpha, None)

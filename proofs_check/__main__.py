@@ -1,4 +1,8 @@
-"""``python -m proofs_check [ID ...]``: run the checks, print a table, exit 1 on any failure."""
+"""``python -m proofs_check``: run the derivation checks of MODEL.md's results and print a table.
+
+Exit status: 0 when every check passes, 1 on any failure (or, with ``--planted``, any planted
+fault that no claim catches), 2 for an unknown claim id.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,39 @@ import sys
 from .registry import load_all, run_claims
 
 
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m proofs_check", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("ids", nargs="*", metavar="ID", help="claim ids to run (default: all)")
+    p.add_argument("--planted", action="store_true",
+                   help="plant each fault of proofs_check.planted in theory (in memory) and report which claims "
+                        "catch it; exit 1 if one is not caught")
+    p.add_argument("--every-claim", action="store_true",
+                   help="with --planted: run every claim's symbolic check for every fault (the full matrix; slow)")
+    p.add_argument("--ties", action="store_true",
+                   help="print the tie table (theory expression -> numeric code -> test, or the reason for none)")
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m proofs_check",
-                                description="Run the derivation checks; print a table; exit 1 on any failure.")
-    p.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
-    argv = p.parse_args(argv).ids
+    a = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     claims = load_all()
-    unknown = [a for a in argv if a not in claims]
+    if a.ties:
+        from .ties import table_text
+
+        print(table_text())
+        return 0
+    if a.planted:
+        from .planted import FAULTS, report_text, run_planted
+
+        results = run_planted(FAULTS, every_claim=a.every_claim)
+        print(report_text(results))
+        return 1 if any(not r.caught_by for r in results) else 0
+    unknown = [i for i in a.ids if i not in claims]
     if unknown:
         print(f"unknown claim id {unknown[0]!r}; known: {', '.join(sorted(claims))}", file=sys.stderr)
         return 2
-    results = run_claims(argv or None)
+    results = run_claims(a.ids or None)
     w = max([len(r.claim_id) for r in results] + [5])
     print(f"{'claim':<{w}}  {'method':<8}  {'result':<6}  {'seconds':>8}  detail")
     print("-" * (w + 40))

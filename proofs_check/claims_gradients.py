@@ -89,10 +89,27 @@ def _num_lambertw() -> str:
 
 # ------------------------------------------------------------------------- tokens
 def _sym_tokens() -> str:
-    A = ttok.expected_tokens()
-    assert sp.simplify(ttok.marginal_tokens() - sp.diff(A, L)) == 0
-    assert sp.simplify(ttok.tokens_alpha_derivative() - sp.diff(A, alpha)) == 0
-    return "theory.tokens: marginal_tokens = dA/dL, tokens_alpha_derivative = dA/dalpha"
+    """The derivatives of theory.tokens by routes other than diff of the closed form: the fundamental theorem
+    (int_L^{L+1} A'(x) dx = A(L+1) - A(L) = alpha^(L+1), read off the pmf) and, at integer L, term-by-term
+    differentiation of the polynomial sum_{m<=L} alpha^m."""
+    x = sp.Symbol("x", positive=True)
+    Ap = ttok.marginal_tokens()
+
+    def generic(e):  # the branch of a Piecewise that holds for alpha in (0, 1)
+        if isinstance(e, sp.Piecewise):
+            (e,) = [pc.expr for pc in e.args if pc.cond.subs(alpha, sp.Rational(1, 2)) is sp.true][:1]
+        return e
+
+    # at integer L the increment of A is the probability alpha^(L+1) of one more accepted token
+    for Ln in range(3):
+        inc = generic(sp.integrate(Ap.subs(L, x), (x, Ln, Ln + 1)))
+        assert sp.simplify(inc - alpha ** (Ln + 1)) == 0, (Ln, sp.simplify(inc))
+    dA = ttok.tokens_alpha_derivative()
+    for Ln in range(6):
+        poly = sum(alpha**m for m in range(Ln + 1))
+        assert sp.simplify(dA.subs(L, Ln) - sp.diff(poly, alpha)) == 0, Ln
+    return ("int_L^{L+1} A'(x) dx = alpha^(L+1) (fundamental theorem); dA/dalpha = d/dalpha sum_{m<=L} alpha^m "
+            "term by term at L = 0..5")
 
 
 @claim("grad-tokens", "jax.grad of A(alpha, L) equals dA/dL and dA/dalpha of theory.tokens (mpmath, 50 digits), "
@@ -125,10 +142,28 @@ def _num_tokens() -> str:
 
 # ------------------------------------------------------------------------- H2
 def _sym_h2() -> str:
+    """Two linear users sharing the band: the minimiser of max(h_1(b), h_2(1 - b)) found independently (solve the
+    crossing h_1(b) = h_2(1 - b), a quadratic, and check it is the minimum of the max), and theory's closed form
+    beta_k(theta) at that theta sums to 1 and returns the same shares."""
+    b = sp.Symbol("b", positive=True)
+    rng = np.random.default_rng(33)
     h = tlat.per_token_latency("linear")
-    b = thom.share_for_theta("linear")
-    assert sp.simplify(h.subs(beta, b) - theta) == 0
-    return "h(beta(theta)) = theta for the linear closed form of theory.homogeneous"
+    share = thom.share_for_theta("linear")
+    for _ in range(3):
+        tv = [sp.Rational(int(rng.integers(1, 30)), 1000) for _ in range(2)]
+        sv = [sp.Integer(int(rng.integers(50, 900))) for _ in range(2)]
+        ev = [sp.Rational(int(rng.integers(5, 50)), 10) for _ in range(2)]
+        Bv = sp.Integer(10_000)
+        h1 = h.subs({t: tv[0], s: sv[0], eta: ev[0], B: Bv, beta: b})
+        h2 = h.subs({t: tv[1], s: sv[1], eta: ev[1], B: Bv, beta: 1 - b})
+        roots = [r for r in sp.solve(sp.Eq(h1, h2), b) if r.is_real and 0 < r < 1]
+        assert len(roots) == 1, roots
+        b1 = roots[0]
+        assert sp.diff(h1, b).subs(b, b1) < 0 < sp.diff(h2, b).subs(b, b1)  # h1 falls, h2 rises: min of the max
+        th_star = h1.subs(b, b1)
+        shares = [share.subs({t: tv[k], s: sv[k], eta: ev[k], B: Bv, theta: th_star}) for k in range(2)]
+        assert sp.simplify(shares[0] + shares[1] - 1) == 0 and sp.simplify(shares[0] - b1) == 0, shares
+    return "3 random 2-user instances: solve(h_1(b) = h_2(1-b)) = theory's beta_k(theta*) (sum 1), a minimum of the max"
 
 
 @claim("grad-H2", "Smoothed projected gradient on max_k h_k(beta_k) from seeded random starts reaches the H2 "
@@ -156,9 +191,11 @@ def _num_h2() -> str:
 
 # ------------------------------------------------------------------------- D3
 def _sym_d3() -> str:
-    md = thet.model_md_closed_form()
-    assert md["matches_solve"] and md["reduction_residual"] == 0 and md["identity"] == 0
-    return "MODEL.md's W_0 form of D3 is the root SymPy's solve returns (theory.heterogeneous)"
+    from .claims_heterogeneous import d3_closed_form_check
+
+    detail = d3_closed_form_check(3)
+    return ("theory's W_0 closed form of D3 meets its stationarity A'(L) dL/dbeta = lambda by mpmath.diff (" + detail
+            + "), so the gradient method's target is the KKT point")
 
 
 @claim("grad-D3", "Projected gradient ascent on F(beta) at fixed tau (linear rate, v1 = 0) from seeded random "

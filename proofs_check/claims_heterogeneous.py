@@ -13,8 +13,10 @@ import itertools
 
 import mpmath as mp
 import numpy as np
+import sympy as sp
 
 import theory.heterogeneous as TH
+import theory.latency as tlat
 from numerics import Scenario
 from numerics.allocation import equal_finish_allocation
 from numerics.heterogeneous import solve_heterogeneous
@@ -23,6 +25,9 @@ from numerics.heterogeneous.users import Users
 from numerics.lambertw import lambertw
 from numerics.latency import goodput
 
+from theory.symbols import B, L, alpha, beta, eta, lam, q, rho, s, t, tau, v1
+
+from . import _mp
 from .registry import claim
 
 
@@ -38,9 +43,17 @@ def _scenario(seed: int, K: int, model: str = "linear", **kw) -> Scenario:
 
 # ------------------------------------------------------------------------------------- D1
 def _sym_d1() -> str:
-    r = TH.deadline_fill()
-    assert r["objective_increasing"], "dA/dL > 0 not decided"
-    return "dA/dL > 0 on alpha in (0,1): each L_k rises to min(L_max, tau/h_k)"
+    """Min(L_max, tau/h) re-derived: solve L h(beta) = tau for L, h from theory.latency; = the capacity."""
+    for model in ("linear", "shannon"):
+        d1 = TH.deadline_fill(model)
+        h = tlat.per_token_latency(model)
+        assert sp.simplify(d1["per_token_latency"] - h) == 0, (model, d1["per_token_latency"])
+        (root,) = sp.solve(sp.Eq(L * h, tau), L)
+        assert sp.simplify(d1["draft_length"] - sp.Min(TH.L_max, root)) == 0, (model, d1["draft_length"])
+        cap = TH.draft_capacity(model).subs({TH.t_pos: t, TH.s_pos: s})
+        assert sp.simplify(root - cap) == 0, (model, cap)
+    assert TH.deadline_fill()["objective_increasing"] is True
+    return "L_k = Min(L_max, solve(L h = tau)) = Min(L_max, tau r/(s + t r)) for both rates; dA/dL > 0"
 
 
 @claim("D1", "with v1 = 0 and a fixed deadline every user drafts until the deadline: L_k = min(L_max, tau/h_k)",
@@ -62,11 +75,39 @@ def _num_d1() -> str:
 
 # ------------------------------------------------------------------------------------- D2
 def _sym_d2() -> str:
+    """The second derivatives against mpmath.diff of A(L(beta)) and of L(beta); their signs at random points."""
     lin = TH.inner_concavity_linear()
     comp = TH.inner_concavity_composition()
-    assert lin["negative"] and lin["chain_rule_residual"] == 0, "linear: second derivative not negative"
-    assert comp["phi_increasing"] and comp["phi_concave"] and comp["L_second_residual"] == 0
-    return "linear: d2A(L(beta))/dbeta2 < 0; any concave rate: phi(r) = r/(s+tr) concave increasing"
+    assert lin["negative"] and comp["phi_increasing"] and comp["phi_concave"]
+    A = TH.tokens()
+    for model in ("linear", "shannon"):
+        ch = eta if model == "linear" else rho
+        cd = TH.capacity_derivatives(model)
+        args = (beta, alpha, TH.t_pos, TH.s_pos, B, ch, tau)
+        fL = _mp.fn(TH.draft_capacity(model), args)
+        fA = _mp.fn(A, (alpha, L))
+        f1, f2, fg = (_mp.fn(cd[k], args) for k in ("d_capacity", "d2_capacity", "generic_d2"))
+        f_second = _mp.fn(lin["second_derivative"], args) if model == "linear" else None
+        with mp.workdps(_mp.DPS):
+            for pt in _mp.points(5, 3, b=(1e-4, 1.0), a=(0.05, 0.95), t=(1e-4, 1e-2), s=(10, 1e3), ch=(0.3, 30.0),
+                                 tau=(1e-3, 0.2)):
+                v = (pt["b"], pt["a"], pt["t"], pt["s"], mp.mpf(10) ** 5, pt["ch"], pt["tau"])
+                F = lambda x: fL(x, *v[1:])  # noqa: E731
+                _mp.close(f1(*v), mp.diff(F, v[0]), 1e-15, f"{model}: dL/dbeta")
+                _mp.close(f2(*v), mp.diff(F, v[0], 2), 1e-12, f"{model}: d2L/dbeta2")
+                _mp.close(fg(*v), f2(*v), 1e-20, f"{model}: chain-rule L''")
+                assert f1(*v) > 0 and f2(*v) < 0, model
+                if f_second is not None:
+                    second = mp.diff(lambda x: fA(pt["a"], F(x)), v[0], 2)
+                    _mp.close(f_second(*v), second, 1e-12, "d2 A(L(beta))/dbeta2")
+                    assert f_second(*v) < 0
+    rr = sp.Symbol("r", positive=True)
+    phi = comp["phi"].subs({x: rr for x in comp["phi"].free_symbols if x.name == "r"})
+    assert sp.simplify(phi - rr / (TH.s_pos + t * rr)) == 0, phi
+    assert sp.simplify(comp["phi_prime"] - sp.diff(phi, rr).subs(rr, [x for x in comp["phi_prime"].free_symbols
+                                                                      if x.name == "r"][0])) == 0
+    return ("d2 A(L(beta))/dbeta2 < 0 (linear) and L' > 0 > L'' (both rates) = mpmath.diff at random points; "
+            "phi(r) = r/(s + t r) concave increasing")
 
 
 @claim("D2", "the inner problem F(tau) = max_beta sum_k A(L_k(beta_k)) is concave in beta", symbolic=_sym_d2)
@@ -89,13 +130,68 @@ def _num_d2() -> str:
 
 
 # ------------------------------------------------------------------------------------- D3
+def d3_closed_form_check(n: int = 4) -> str:
+    """At random points: v of the returned W_0 form gives (via the returned beta and L) a share whose stationarity
+    A'(L(beta)) L'(beta), by mpmath.diff of A(L(beta)), is lambda; the slack form, MODEL.md's form, t = 0, and
+    d beta/d lambda = 1/S'(beta) (S by mpmath.diff) agree."""
+    cf, sl, md, fd = TH.kkt_closed_form(), TH.kkt_time_slack(), TH.model_md_closed_form(), TH.kkt_closed_form_free_drafting()
+    base = (alpha, TH.t_pos, TH.s_pos, eta, B, tau, lam)
+    f_v = _mp.fn(cf["v"].subs({TH.kappa: cf["kappa"], TH.M: cf["M"]}), base)
+    f_beta = _mp.fn(cf["beta"], (TH.v, TH.t_pos, TH.s_pos, eta, B))
+    f_Lv = _mp.fn(cf["draft_length"], (TH.v, TH.t_pos, TH.s_pos, tau))
+    f_st = _mp.fn(cf["stationarity_v"], (TH.v, alpha, TH.t_pos, TH.s_pos, eta, B, tau))
+    f_md = _mp.fn(md["v"], base)
+    f_w = _mp.fn(sl["w"], base)
+    f_Lw = _mp.fn(sl["draft_length"], (TH.w, TH.t_pos, tau))
+    f_slack = _mp.fn(sl["slack_of_v"], (TH.v, TH.s_pos, tau))
+    f_cap = _mp.fn(TH.draft_capacity("linear"), (beta, alpha, TH.t_pos, TH.s_pos, B, eta, tau))
+    f_A = _mp.fn(TH.tokens(), (alpha, L))
+    ks = TH.kkt_share_slope("linear")
+    f_S = _mp.fn(ks["stationarity"], (beta, alpha, TH.t_pos, TH.s_pos, B, eta, tau))
+    f_slope = _mp.fn(ks["slope"], (beta, alpha, TH.t_pos, TH.s_pos, B, eta, tau))
+    f_free = [_mp.fn(fd[k], (alpha, TH.s_pos, eta, B, tau, lam)) for k in ("draft_length", "displayed")]
+    f_free_beta = _mp.fn(fd["beta"], (L, TH.s_pos, eta, B, tau))
+    n_ok = 0
+    with mp.workdps(_mp.DPS):
+        for pt in _mp.points(13, n, a=(0.1, 0.95), t=(1e-3, 1e-2), s=(50, 1e3), eta=(0.5, 5.0), tau=(5e-3, 0.1),
+                             lam=(1e-2, 10.0)):
+            a_, t_, s_, e_, tau_, lam_, B_ = pt["a"], pt["t"], pt["s"], pt["eta"], pt["tau"], pt["lam"], mp.mpf(10) ** 5
+            vals = (a_, t_, s_, e_, B_, tau_, lam_)
+            v_ = f_v(*vals)
+            assert mp.im(v_) == 0, f"D3: v = {v_} is not real (wrong branch of W?)"
+            v_ = mp.re(v_)
+            b_ = f_beta(v_, t_, s_, e_, B_)
+            if not b_ > 0:
+                continue  # lambda too high for this user: it gets no band (the closed form's max(0, .))
+            n_ok += 1
+            Lb = lambda x: f_cap(x, a_, t_, s_, B_, e_, tau_)  # noqa: E731
+            _mp.close(f_Lv(v_, t_, s_, tau_), Lb(b_), 1e-20, "D3 draft length = capacity at beta")
+            foc = mp.diff(lambda x: f_A(a_, Lb(x)), b_)
+            _mp.close(foc, lam_, 1e-15, "D3 stationarity A'(L) dL/dbeta = lambda")
+            _mp.close(f_st(v_, a_, t_, s_, e_, B_, tau_), lam_, 1e-15, "D3 stationarity in v")
+            _mp.close(f_md(*vals), v_, 1e-20, "MODEL.md's v")
+            w_ = f_w(*vals)
+            _mp.close(w_, f_slack(v_, s_, tau_), 1e-20, "slack w = tau s v")
+            _mp.close(f_Lw(w_, t_, tau_), Lb(b_), 1e-20, "slack form L = (tau - w)/t")
+            _mp.close(f_S(b_, a_, t_, s_, B_, e_, tau_), foc, 1e-15, "S(beta)")
+            dS = mp.diff(lambda x: f_S(x, a_, t_, s_, B_, e_, tau_), b_)
+            _mp.close(f_slope(b_, a_, t_, s_, B_, e_, tau_), 1 / dS, 1e-12, "d beta/d lambda = 1/S'")
+            # t = 0: L = tau beta B eta / s, A'(L) tau B eta / s = lambda
+            Lf = f_free[0](a_, s_, e_, B_, tau_, lam_)
+            _mp.close(f_free[1](a_, s_, e_, B_, tau_, lam_), Lf, 1e-20, "free drafting: displayed form")
+            dA = mp.diff(lambda x: f_A(a_, x), Lf)
+            _mp.close(dA * tau_ * B_ * e_ / s_, lam_, 1e-15, "free drafting stationarity")
+            _mp.close(f_free_beta(Lf, s_, e_, B_, tau_) * tau_ * B_ * e_ / s_, Lf, 1e-20, "free drafting share")
+    assert n_ok >= max(1, n // 2), f"only {n_ok} of {n} points with a positive share"
+    return f"{n_ok} random points"
+
+
 def _sym_d3() -> str:
     cf = TH.kkt_closed_form()
-    md = TH.model_md_closed_form()
-    slack = TH.kkt_time_slack()
-    assert cf["reduction_residual"] == 0 and md["matches_solve"] and md["identity"] == 0
-    assert slack["residual"] == 0 and slack["argument_residual"] == 0
-    return "solve(): v = 2 W0(kappa sqrt(M)/2)/kappa, MODEL.md's form confirmed; slack form equal"
+    assert len(cf["roots"]) == 2 and cf["v"].has(sp.LambertW)
+    detail = d3_closed_form_check()
+    return ("solve()'s W_0 root v: beta(v), L(v) satisfy A'(L) dL/dbeta = lambda by mpmath.diff; MODEL.md's v, the "
+            "slack form, t = 0 and d beta/d lambda agree (" + detail + ")")
 
 
 @claim("D3", "KKT: A'(L_k) dL_k/dbeta_k = lambda; linear rate: v = 2 W0(kappa sqrt(M)/2)/kappa; "
@@ -120,8 +216,22 @@ def _num_d3() -> str:
 
 # ------------------------------------------------------------------------------------- D4
 def _sym_d4() -> str:
-    assert TH.reward()["increasing"], "d A'(L)/d alpha > 0 not decided"
-    return "(1-a) a (-ln a) d ln A'(L)/da = ln(1+q)(1 + Lq/(1+q)) - q/(1+q) > 0"
+    r = TH.reward()
+    # the scaled log derivative of the returned marginal, recomputed, and its displayed form
+    Ap = TH.marginal()
+    dlog = sp.diff(sp.log(Ap), alpha) * (1 - alpha) * alpha * (-sp.log(alpha))
+    shown = sp.log(1 + q) * (1 + L * q / (1 + q)) - q / (1 + q)
+    f_d, f_s, f_dm = _mp.fn(dlog, (alpha, L)), _mp.fn(shown, (q, L)), _mp.fn(r["dmarginal_dalpha"], (alpha, L))
+    f_Ap = _mp.fn(Ap, (alpha, L))
+    with mp.workdps(_mp.DPS):
+        for pt in _mp.points(17, 6, a=(1e-3, 0.999), L=(1e-3, 50.0)):
+            a_, L_ = pt["a"], pt["L"]
+            _mp.close(f_d(a_, L_), f_s(1 / a_ - 1, L_), 1e-20, "D4 scaled log derivative")
+            _mp.close(f_dm(a_, L_), mp.diff(lambda x: f_Ap(x, L_), a_), 1e-15, "dA'(L)/dalpha")
+            assert f_dm(a_, L_) > 0
+    assert r["increasing"], "d A'(L)/d alpha > 0 not decided"
+    return ("(1-a) a (-ln a) d ln A'(L)/da = ln(1+q)(1 + Lq/(1+q)) - q/(1+q) > 0; dA'/dalpha = mpmath.diff, "
+            "positive at random points")
 
 
 @claim("D4", "reward: a higher alpha gives at least as much band and as long a draft", symbolic=_sym_d4)
@@ -144,12 +254,34 @@ def _num_d4() -> str:
 # ------------------------------------------------------------------------------------- D5
 def _sym_d5() -> str:
     env = TH.envelope_derivative()
-    assert env["residual"] == 0 and env["homogeneity_residual"] == 0
+    f_env = _mp.fn(env["envelope_form"], (alpha, beta, TH.t_pos, TH.s_pos, eta, B, tau))
+    f_cap = _mp.fn(TH.draft_capacity("linear"), (beta, TH.t_pos, TH.s_pos, B, eta, tau))
+    f_A = _mp.fn(TH.tokens(), (alpha, L))
+    with mp.workdps(_mp.DPS):
+        for pt in _mp.points(19, 4, a=(0.1, 0.95), b=(1e-3, 1.0), t=(1e-3, 1e-2), s=(50, 1e3), e=(0.5, 5.0), tau=(5e-3, 0.2)):
+            a_, b_, t_, s_, e_, tau_ = pt["a"], pt["b"], pt["t"], pt["s"], pt["e"], pt["tau"]
+            fd = mp.diff(lambda x: f_A(a_, f_cap(b_, t_, s_, 10**5, e_, x)), tau_)
+            _mp.close(f_env(a_, b_, t_, s_, e_, 10**5, tau_), fd, 1e-15, "D5 envelope dA(L)/dtau = A'(L) L/tau")
     for model in ("linear", "shannon"):
         jc = TH.joint_concavity(model)
         assert jc["perspective_concave"] and jc["harmonic_hessian_det"] == 0 and jc["capacity_matches"]
-    assert TH.tangent_bound()["monotone_in_each"]
-    return "F'(tau) = sum A'(L)L/tau; (tau, tau beta, L) convex: G quasi-concave in tau"
+    out = TH.outer_stationarity()
+    assert sp.simplify(out["dG"] - out["phi"] / (tau + TH.c) ** 2) == 0
+    # the certificate's corner formula: no point of a mpmath grid beats the returned supremum, and it is reached
+    tb = TH.tangent_bound()
+    p_, d_, m_ = tb["symbols"]
+    f_sup = _mp.fn(tb["supremum"], (p_, d_, m_, v1, TH.c, tb["n_max"]))
+    f_R = _mp.fn(tb["ratio"], (p_, d_, m_, v1, TH.c, tau, tb["n"]))
+    taus = [mp.mpf(0)] + [mp.mpf(10) ** (k / 4) for k in range(-24, 33)]
+    with mp.workdps(_mp.DPS):
+        for case in ((3, 10, 0, 0, "0.05", 40), (1, 50, 0, 0, "0.1", 10), (3, 1, 0, 0, "0.05", 40), (1, 2, "0.5", "1e-3", "0.1", 80),
+                     (5, -1, "0.2", "2e-3", "0.2", 100), ("0.5", 30, 3, "1e-4", "0.02", 500)):
+            p, d, m, w, c, nmax = (mp.mpf(x) for x in case)
+            sup = f_sup(p, d, m, w, c, nmax)
+            grid = max(f_R(p, d, m, w, c, x, n) for x in taus for n in (0, nmax / 2, nmax))
+            assert grid <= sup * (1 + mp.mpf(10) ** -20) and grid >= sup * (1 - mp.mpf("1e-6")), (case, grid, sup)
+    return ("dA(L(beta,tau))/dtau = A'(L) L/tau (mpmath.diff); (tau, tau beta, L) convex: G quasi-concave in tau; "
+            "the corner supremum of the tangent ratio = a dense mpmath grid's max")
 
 
 @claim("D5", "outer search: F'(tau) = sum_k A'(L_k) L_k / tau (envelope); G(tau) = F/(tau + c) has one "
@@ -176,8 +308,16 @@ def _num_d5() -> str:
 # ------------------------------------------------------------------------------------- D6
 def _sym_d6() -> str:
     r = TH.dinkelbach_stop_short()
-    assert r["matches_model_md"] and r["concave"]
-    return "L = ln(g v1 (1-alpha)/(-ln alpha))/ln(alpha) - 1 solves A'(L) = g v1 (MODEL.md confirmed)"
+    f_A = _mp.fn(TH.tokens(), (alpha, L))
+    fs = [_mp.fn(r[k], (alpha, TH.g, v1)) for k in ("draft_length", "model_md")]
+    with mp.workdps(_mp.DPS):
+        for pt in _mp.points(23, 5, a=(0.05, 0.99), gv=(1e-4, 0.2)):
+            a_, gv = pt["a"], pt["gv"]
+            for f in fs:
+                Ls = f(a_, gv, 1)
+                _mp.close(mp.diff(lambda x: f_A(a_, x), Ls), gv, 1e-15, "D6: A'(L) = g v1")
+    assert r["concave"]
+    return "L = ln(g v1 (1-alpha)/(-ln alpha))/ln(alpha) - 1 solves A'(L) = g v1 (mpmath.diff; solve and MODEL.md)"
 
 
 @claim("D6", "v1 > 0: Dinkelbach on G; a user stops short where A'(L) = G v1", symbolic=_sym_d6)
@@ -199,8 +339,20 @@ def _num_d6() -> str:
 # ------------------------------------------------------------------------------------- D7
 def _sym_d7() -> str:
     r = TH.equal_finish_shares()
+    share = r["share"]
+    Lp = [x for x in share.free_symbols if x.name == "L"][0]
+    assert sp.simplify(Lp * (TH.t_pos + TH.s_pos / (share * B * eta)) - TH.T) == 0, share
+    f_b = _mp.fn(share, (Lp, TH.t_pos, TH.s_pos, eta, B, TH.T))
+    f_dT = _mp.fn(r["d_share_dT"], (Lp, TH.t_pos, TH.s_pos, eta, B, TH.T))
+    with mp.workdps(_mp.DPS):
+        for pt in _mp.points(29, 4, L=(1, 20), t=(1e-3, 1e-2), s=(50, 1e3), e=(0.5, 5.0), slack=(1e-3, 1.0)):
+            L_, t_, s_, e_ = pt["L"], pt["t"], pt["s"], pt["e"]
+            T_ = L_ * t_ + pt["slack"]
+            _mp.close(f_dT(L_, t_, s_, e_, 10**5, T_), mp.diff(lambda x: f_b(L_, t_, s_, e_, 10**5, x), T_), 1e-15,
+                      "D7 d beta/dT")
+            assert mp.diff(lambda x: f_b(x, t_, s_, e_, 10**5, T_), L_, 2) > 0  # convex in L
     assert r["convex_in_L"] and r["decreasing_in_T"]
-    return "beta_k(L, T) = s L/(B eta (T - t L)): convex in L, decreasing in T"
+    return "beta_k(L, T) = s L/(B eta (T - t L)) solves L h = T; d beta/dT = mpmath.diff; convex in L, decreasing in T"
 
 
 @claim("D7", "integer L: equal finishing times per vector; exact by enumeration for small systems, "

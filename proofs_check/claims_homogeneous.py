@@ -21,8 +21,9 @@ from numerics.allocation import equal_finish_allocation
 from numerics.channel import rate
 from numerics.homogeneous import stationary_length
 from theory import homogeneous as th
-from theory.symbols import B, rho, s, t, theta
+from theory.symbols import B, L, alpha, beta, rho, s, t, theta
 
+from . import _mp
 from .registry import claim
 
 _EPS = np.finfo(float).eps
@@ -88,10 +89,39 @@ def _enumerate(sc: Scenario, theta: float) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------- H1
 def _sym_h1() -> str:
-    d = th.decomposition()
-    assert d["order"] == d["order_reduced"], d["order"]
-    assert d["comparison"] == d["comparison_reduced"], d["comparison"]
-    return "sign(L h1 - L h2) = sign(h1 - h2) and sign(T(beta1) - T(beta2)) = sign(theta1 - theta2) for L > 0"
+    """Read the round time of theory.latency at a common L: beta enters only through max_k L h_k, each
+    L h_k is L times an L-free h_k (so the max is L theta(beta)); checked at mpmath points too."""
+    from theory.symbols import T_o, v0, v1
+
+    out = []
+    for model, batching in (("linear", "ragged"), ("shannon", "padded")):
+        d = th.decomposition(3, model, batching)
+        Lp, betas = d["L"], d["beta"]
+        rest = d["round_time"] - d["drafting"]
+        assert not rest.has(*betas), f"{model}: beta outside the drafting term: {rest}"
+        assert isinstance(d["drafting"], sp.Max), d["drafting"]
+        for arg in d["drafting"].args:
+            hk = sp.simplify(arg / Lp)
+            assert not hk.has(Lp), f"{model}: drafting term {arg} is not L times an L-free latency"
+        # at random points: T(L, b1) - T(L, b2) = L (theta(b1) - theta(b2)) (the makespan as theory states it)
+        syms = sorted(d["round_time"].free_symbols - {Lp}, key=lambda x: x.name)
+        fT = _mp.fn(d["round_time"], [Lp, *syms])
+        fth = _mp.fn(d["makespan"], syms)
+        rng = np.random.default_rng(1)
+        with mp.workdps(_mp.DPS):
+            for _ in range(4):
+                base = {x: mp.mpf(float(rng.uniform(0.01, 3))) for x in syms}
+                other = dict(base)
+                for b in betas:
+                    other[b] = mp.mpf(float(rng.uniform(0.01, 1)))
+                for Lv in (1, 3, 17):
+                    lhs = fT(Lv, *[base[x] for x in syms]) - fT(Lv, *[other[x] for x in syms])
+                    rhs = Lv * (fth(*[base[x] for x in syms]) - fth(*[other[x] for x in syms]))
+                    _mp.close(lhs, rhs, 1e-25, f"H1 {model}")
+        out.append(f"{model}/{batching}")
+    _ = (T_o, v0, v1)
+    return ("round time of theory.latency at a common L = max_k L h_k + (beta-free rest), L h_k = L x (L-free h_k): "
+            "T(L, b1) - T(L, b2) = L (theta(b1) - theta(b2)) at mpmath points (" + ", ".join(out) + ")")
 
 
 @claim("H1", "the best band shares do not depend on L: they minimise theta(beta) = max_k h_k(beta_k)", symbolic=_sym_h1)
@@ -116,21 +146,47 @@ def _num_h1() -> str:
 
 # ------------------------------------------------------------------------------------- H2
 def _sym_h2() -> str:
+    """KKT multipliers re-substituted into the stationarity; shares re-substituted into the rate equation."""
     out = []
     for model in ("linear", "shannon"):
         sol = th.kkt_solution(3, model)
-        assert sol["lambda_positive"] is True and sol["mu_positive"] is True, model
-        assert sol["mu_sum"] == 1, sol["mu_sum"]
+        lam_, mu_, g_ = sol["lambda"], sol["mu"], sol["g"]
+        # the stationarity of the epigraph Lagrangian with h_k' = -g_k: 1 - sum mu = 0, lambda - mu_k g_k = 0
+        assert sp.simplify(1 - sum(mu_)) == 0, f"{model}: sum mu = {sp.simplify(sum(mu_))}"
+        for m_, gk in zip(mu_, g_):
+            assert sp.simplify(lam_ - m_ * gk) == 0, f"{model}: lambda - mu_k g_k = {sp.simplify(lam_ - m_ * gk)}"
+        assert lam_.is_positive is True and all(m_.is_positive for m_ in mu_), model
+        # the slopes g_k = -h_k'(beta_k), recomputed from theory.latency's h
+        P = sol["problem"]
+        for hk, b, gk_expr in zip(P["h"], P["symbols"]["beta"], sol["slopes"]):
+            assert sp.simplify(gk_expr + sp.diff(hk, b)) == 0, model
         assert th.rate_increasing(model)["dr_positive"] is True, model
         assert th.latency_convexity(model)["generic_positive"] is True, model
         out.append(model)
-    # the Shannon closed form: SymPy's principal branch gives y = 1 (beta infinite): W_0(-c e^{-c}) = -c
-    # because w = -c solves w e^w = -c e^{-c} and w >= -1 (the range of W_0) for c <= 1
-    cc = sp.Symbol("c", positive=True)
-    assert sp.simplify((-cc) * sp.exp(-cc) - (-cc * sp.exp(-cc))) == 0
-    assert th.share_for_theta("shannon").has(sp.LambertW)
-    return ("lambda = 1/sum(1/g_k) > 0 and mu_k > 0 decided by SymPy (linear, Shannon): complementary slackness "
-            "forces h_k = theta and sum beta = 1; h convex, r increasing")
+    # the closed forms of beta(theta) solve the rate equation r(beta) = s / (theta - t)
+    lin = th.share_for_theta("linear")
+    assert sp.simplify(th.rate("linear", lin) - s / (theta - t)) == 0, lin
+    shan = th.share_for_theta("shannon")
+    f = _mp.fn(shan, (t, s, B, rho, theta))
+    f0 = _mp.fn(shan.replace(sp.LambertW, lambda z, *k: sp.LambertW(z)), (t, s, B, rho, theta))
+    r = _mp.fn(th.rate("shannon"), (beta, B, rho))
+    with mp.workdps(_mp.DPS):
+        for cval in ("1e-6", "0.3", "0.9", "0.999"):
+            cv = mp.mpf(cval)
+            tv, sv, Bv, rv = mp.mpf("0.01"), mp.mpf(500), mp.mpf(10) ** 6, mp.mpf(2)
+            thv = tv + sv * mp.log(2) / (Bv * rv * cv)  # theta at which c = s ln2 / (B rho (theta - t)) = cval
+            b = f(tv, sv, Bv, rv, thv)
+            _mp.close(r(b, Bv, rv), sv / (thv - tv), 1e-25, f"Shannon share at c = {cval}")
+            # the principal branch: W_0(-c e^{-c}) = -c, so y = 1 and the share is infinite (or 1/0)
+            assert abs(mp.lambertw(-cv * mp.exp(-cv), 0) + cv) < mp.mpf(10) ** -25, cval
+            try:
+                b0 = f0(tv, sv, Bv, rv, thv)
+            except ZeroDivisionError:
+                b0 = mp.inf
+            assert not (abs(b0) < 1e12 * b), f"principal branch gives a finite share {b0} at c = {cval}"
+    return ("KKT multipliers satisfy 1 - sum mu = 0 and lambda = mu_k g_k, all positive (linear, Shannon): "
+            "complementary slackness forces h_k = theta and sum beta = 1; beta(theta) solves r(beta) = s/(theta - t) "
+            "(linear exactly, Shannon W_{-1} at mpmath points; W_0 gives beta = inf)")
 
 
 @claim("H2", "at the optimum every uploading user finishes together (h_k = theta*) and the whole band is used",
@@ -164,16 +220,46 @@ def _num_h2() -> str:
 
 # ------------------------------------------------------------------------------------- H3
 def _sym_h3() -> str:
+    """d beta/dp at fixed theta against central differences of the closed-form share (mpmath); the
+    compensation formulas re-derived from sum_j beta_j = 1."""
+    from theory.symbols import eta
+
     for model in ("linear", "shannon"):
         d = th.share_derivatives(model)
         signs = {k: v[1] for k, v in d.items()}
         assert signs == {"t": 1, "s": 1, "channel": -1, "theta": -1}, (model, signs)
+        ch = eta if model == "linear" else rho
+        share = th.share_for_theta(model)
+        fb = _mp.fn(share, (t, s, B, ch, theta))
+        with mp.workdps(_mp.DPS):
+            for pt in _mp.points(31, 3, t=(1e-3, 1e-2), s=(50, 500), ch=(0.5, 5.0)):
+                tv, sv, chv, Bv = pt["t"], pt["s"], pt["ch"], mp.mpf(10) ** 5
+                thv = tv + sv * mp.log(2) / (Bv * chv * mp.mpf("0.6"))  # c = 0.6 for Shannon
+                bv = fb(tv, sv, Bv, chv, thv)
+                vals = {t: tv, s: sv, ch: chv, theta: thv, B: Bv, beta: bv}
+                fd = {"t": mp.diff(lambda x: fb(x, sv, Bv, chv, thv), tv), "s": mp.diff(lambda x: fb(tv, x, Bv, chv, thv), sv),
+                      "channel": mp.diff(lambda x: fb(tv, sv, Bv, x, thv), chv),
+                      "theta": mp.diff(lambda x: fb(tv, sv, Bv, chv, x), thv)}
+                for name, (expr, _) in d.items():
+                    subs = {x: vals[x] for x in vals if x in expr.free_symbols}
+                    subs.update({x: vals[s] for x in expr.free_symbols if x.name == "s" and x not in subs})
+                    got = sp.N(expr.subs(subs), _mp.DPS)
+                    _mp.close(got, fd[name], 1e-15, f"H3 {model} d beta/d {name}")
     comp = th.compensation(3)
-    assert comp["raise"]["theta"][1] == 1 and comp["raise"]["own"][1] == 1
-    assert all(o[1] == -1 for o in comp["raise"]["others"])
+    for case in ("raise", "lower"):
+        own = comp[case]["own"][0]
+        others = [o[0] for o in comp[case]["others"]]
+        assert sp.simplify(own + sum(others)) == 0, "band not conserved"
+        dth = comp[case]["theta"][0]
+        dsyms = sorted(dth.free_symbols - {x for x in dth.free_symbols if x.name == "g"}, key=lambda x: x.name)
+        gsym = [x for x in dth.free_symbols if x.name == "g"][0]
+        # sum_j beta_j(theta*(p); p) = 1 differentiated: g + (sum_j d_j) dtheta/dp = 0
+        assert sp.simplify(gsym + sum(dsyms) * dth) == 0, dth
+        assert sp.simplify(own - gsym * sum(dsyms[1:]) / sum(dsyms)) == 0, own
+    assert comp["raise"]["own"][1] == 1 and all(o[1] == -1 for o in comp["raise"]["others"])
     assert comp["lower"]["own"][1] == -1 and all(o[1] == 1 for o in comp["lower"]["others"])
-    assert comp["raise"]["band_conserved"] == 0
-    return "dbeta/dt, dbeta/ds > 0, dbeta/d(eta|rho) < 0 at fixed theta; implicit function: own share up, others down"
+    return ("d beta/dt, d beta/ds > 0, d beta/d(eta|rho), d beta/d theta < 0 at fixed theta, each = central differences "
+            "of the closed form (mpmath); implicit function on sum beta = 1: own share up, others down")
 
 
 @claim("H3", "compensation: beta_k* rises with t_k and s_k and falls with eta_k (rho_k); every other share moves the other way",
@@ -210,16 +296,42 @@ def _num_h3() -> str:
 
 # ------------------------------------------------------------------------------------- H4
 def _sym_h4() -> str:
+    """phi = D^2 dG/dL by mpmath.diff; L° from the returned W_{-1} form is a root (and maximum) of a phi typed
+    here; the affine round time re-expanded; the boundary L° = -1 at c0 = c1."""
+    from theory.symbols import K as K_sym, T_o, v0, v1
+
     qc = th.quasi_concavity(2)
-    assert qc["dG_minus_phi_over_D2"] == 0 and qc["phi_prime_minus_Npp_D"] == 0 and qc["Npp_negative"] is True
-    assert th.stationarity_equation()["normalised"] == 0
+    assert qc["Npp_negative"] is True
+    als = sorted([x for x in qc["phi"].free_symbols if x.name.startswith("alpha_")], key=lambda x: x.name)
+    fphi = _mp.fn(qc["phi"], (*als, L, th.c0, th.c1))
+    fN = _mp.fn(qc["N"], (*als, L))
+    se = th.stationarity_equation()
+    flhs = _mp.fn(se["equation_lhs"], (alpha, L, th.c0, th.c1))
     oc = th.optimal_common_length()
-    assert oc["same_as_model"] is True
-    assert th.optimal_length_residual() == 0
+    fLo = _mp.fn(oc["L_opt"], (alpha, th.c0, th.c1))
+
+    def phi_typed(a, x, c0, c1):  # A'(L)(c0 + c1 L) - c1 A(L), A = (1 - a^(L+1))/(1 - a)
+        return -a ** (x + 1) * mp.log(a) / (1 - a) * (c0 + c1 * x) - c1 * (1 - a ** (x + 1)) / (1 - a)
+
+    with mp.workdps(_mp.DPS):
+        for pt in _mp.points(41, 4, a1=(0.05, 0.95), a2=(0.05, 0.95), c0=(0.5, 50.0), c1=(0.01, 0.5), x=(0.5, 30.0)):
+            a1, a2, c0v, c1v, x = pt["a1"], pt["a2"], pt["c0"], pt["c1"], pt["x"]
+            G = lambda z: fN(a1, a2, z) / (c0v + c1v * z)  # noqa: E731
+            _mp.close(fphi(a1, a2, x, c0v, c1v), mp.diff(G, x) * (c0v + c1v * x) ** 2, 1e-20, "phi = D^2 dG/dL")
+            _mp.close(fphi(a1, a1, x, c0v, c1v), 2 * phi_typed(a1, x, c0v, c1v), 1e-20, "phi for equal alphas")
+            _mp.close(flhs(a1, x, c0v, c1v) - 1, phi_typed(a1, x, c0v, c1v) * (1 - a1) / c1v, 1e-20,
+                      "stationarity equation = phi (1 - alpha)/c1")
+            Lo = fLo(a1, c0v, c1v)
+            _mp.close(phi_typed(a1, Lo, c0v, c1v), 0, 1e-20, "phi(L°)")
+            assert phi_typed(a1, Lo - mp.mpf("1e-3"), c0v, c1v) > 0 > phi_typed(a1, Lo + mp.mpf("1e-3"), c0v, c1v)
+            _mp.close(fLo(a1, c1v, c1v), -1, 1e-12, "L° at c0 = c1")  # W_{-1} at its branch point: sqrt-conditioned
     dom = th.stationary_point_domain()
     assert dom["negative_if_c0_lt_c1"] is True and dom["L_at_boundary"] == -1
-    return ("phi' = N'' D < 0 (quasi-concave); phi(L°) = 0 with W e^W = x; SymPy's solve equals MODEL.md's W_{-1} "
-            "form; domain c0 >= c1 (else G decreasing on [-1, inf))")
+    aff = th.affine_round_time()
+    T = L * theta + v0 + v1 * K_sym * (L + 1) + T_o  # the round time at a common L (both batchings: n = K (L+1))
+    assert sp.expand(aff["c0"] + aff["c1"] * L - T) == 0, (aff["c0"], aff["c1"])
+    return ("phi = D^2 dG/dL (mpmath.diff) and phi' = N'' D < 0 (quasi-concave); L° = (1 - z)/ln(alpha) - c0/c1 with "
+            "W_{-1} is a sign-changing root of phi (mpmath); L° = -1 at c0 = c1; c0 + c1 L re-expanded")
 
 
 @claim("H4", "G_H(L) is quasi-concave; common alpha: L° = (1 - z)/ln(alpha) - c0/c1, z = -W_{-1}(-alpha^(c0/c1-1)/e); "
@@ -271,7 +383,11 @@ LEVIATHAN_TABLE1 = ((0.6, 2, 1.96), (0.7, 3, 2.53), (0.8, 2, 2.44), (0.8, 5, 3.6
 
 def _sym_leviathan() -> str:
     d = th.leviathan_improvement()
-    assert d["difference"] == 0, d["difference"]
+    cc = [x for x in d["leviathan"].free_symbols if x.name == "c"][0]
+    v0p = [x for x in d["ratio"].free_symbols if x.name == "v_0"][0]
+    typed = (1 - alpha ** (L + 1)) / ((1 - alpha) * (L * cc + 1))  # Leviathan et al. (2023), Thm 3.8
+    assert sp.simplify(d["leviathan"] - typed) == 0, d["leviathan"]
+    assert sp.simplify(d["ratio"].subs(t, cc * v0p) - typed) == 0, d["ratio"]
     return "G(L)/G_AR - (1 - alpha^(L+1)) / ((1 - alpha)(L c + 1)) simplifies to 0 (K = 1, s = 0, v1 = T_o = 0)"
 
 

@@ -67,6 +67,12 @@ def _num_pmf() -> str:
 
 
 def _sym_mean() -> str:
+    # the derived A at integer L against the direct sum of the pmf, exactly (rational alpha)
+    for Ln in range(6):
+        al = sp.Rational(3, 7)
+        direct = 1 + sum(m * al**m * (1 - al) for m in range(Ln)) + Ln * al**Ln
+        assert sp.nsimplify(ttok.expected_tokens().subs({alpha: al, L: Ln})) == direct, Ln
+        assert sp.nsimplify(ttok.expected_accepted().subs({alpha: al, L: Ln})) == direct - 1, Ln
     EN = ttok.expected_accepted()
     assert sp.simplify(EN - alpha * (1 - alpha**L) / (1 - alpha)) == 0, EN
     A = ttok.expected_tokens()
@@ -355,9 +361,27 @@ def _num_shannon_inverse() -> str:
 
 
 # ------------------------------------------------------------------------- latency
+def _satisfies(expr: sp.Expr, assumptions: dict) -> bool:
+    """True when SymPy decides that ``expr`` has every assumption (``{'nonpositive': True}`` -> expr.is_nonpositive)."""
+    return all(getattr(expr, f"is_{name}") is value for name, value in assumptions.items())
+
+
 def _sym_latency_shape() -> str:
+    """The lemma under theory.latency.RATE_ASSUMPTIONS, and those assumptions cover every rate model it is used for."""
     assert tlat.latency_decreasing() is True and tlat.latency_convex() is True
-    return "dh/dbeta = -s R'/R^2 <= 0, d2h/dbeta2 = s(2R'^2 - R R'')/R^3 >= 0 for any R>0, R'>0, R''<=0"
+    # coverage: r, r', r'' of each model (theory.channel) satisfy the assumptions on R, R', R'' for all beta > 0
+    for model in tch.RATE_MODELS:
+        exprs = {"R": tch.rate(model), "dR": tch.rate_derivative(model, 1), "d2R": tch.rate_derivative(model, 2)}
+        for name, assume in tlat.RATE_ASSUMPTIONS.items():
+            e = exprs[name]
+            if model == "shannon" and name == "dR":  # r' = B f(rho/beta)/ln 2 with f > 0 (claim rate-shape)
+                ok = tch.rate_increasing(model) is True and _satisfies(sp.Symbol("x", positive=True), assume)
+            else:
+                ok = _satisfies(e, assume)
+            assert ok, f"the latency lemma assumes {name} {assume}, which the {model} rate ({name} = {e}) violates"
+    shown = ", ".join(f"{k} {'/'.join(v)}" for k, v in tlat.RATE_ASSUMPTIONS.items())
+    return ("dh/dbeta = -s R'/R^2 <= 0, d2h/dbeta2 = s(2R'^2 - R R'')/R^3 >= 0 assuming " + shown
+            + "; both rate models satisfy the assumptions (linear: R'' = 0)")
 
 
 @claim("latency-shape", "per-token latency h = t + s/r(beta) is decreasing and convex in beta", symbolic=_sym_latency_shape)
@@ -377,15 +401,31 @@ def _num_latency_shape() -> str:
 
 
 def _sym_round_time() -> str:
-    T = tlat.round_time(2, "linear", "padded")
-    assert T.has(sp.Max)
     G = tlat.goodput(1, "linear", "ragged")
     u = user_symbols(1)
     one = {alpha: u["alpha"][0], L: u["L"][0]}
     h = u["t"][0] + u["s"][0] / (u["beta"][0] * B * u["eta"][0])
     expect = ttok.expected_tokens().subs(one) / (u["L"][0] * h + v0 + v1 * (u["L"][0] + 1) + T_o)
     assert sp.simplify(G - expect) == 0, G
-    return "K-user round time and goodput assembled from h, T_v and A"
+    # K = 3, both batchings and rates, at random points: the typed MODEL.md round time
+    import random
+
+    rnd = random.Random(3)
+    for model, bat in itertools.product(tch.RATE_MODELS, tlat.BATCHING_MODES):
+        uu = user_symbols(3)
+        ch = uu["eta" if model == "linear" else "rho"]
+        args = [*uu["L"], *uu["t"], *uu["s"], *uu["beta"], *ch, B, v0, v1, T_o]
+        f = sp.lambdify(args, tlat.round_time(3, model, bat), "mpmath")
+        with mp.workdps(30):
+            vals = [mp.mpf(rnd.uniform(0.01, 5)) for _ in args]
+            Ls, ts, ss, bs, cs = (vals[3 * i:3 * i + 3] for i in range(5))
+            Bv, v0v, v1v, Tov = vals[15:]
+            r_ = [b * Bv * (c_ if model == "linear" else mp.log(1 + c_ / b) / mp.log(2)) for b, c_ in zip(bs, cs)]
+            n_ = sum(Lk + 1 for Lk in Ls) if bat == "ragged" else 3 * (max(Ls) + 1)
+            typed = max(Lk * (tk + sk / rk) for Lk, tk, sk, rk in zip(Ls, ts, ss, r_)) + v0v + v1v * n_ + Tov
+            got = f(*vals)
+            assert abs(got - typed) <= mp.mpf(10) ** -25 * typed, (model, bat, got, typed)
+    return "K-user round time and goodput = MODEL.md's T and G (K = 1 exactly; K = 3, both rates and batchings, mpmath)"
 
 
 @claim("latency-goodput", "T = max_k L_k h_k + T_v(n) + T_o and G = sum_k A_k / T (numerics = theory)", symbolic=_sym_round_time)

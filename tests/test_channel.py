@@ -121,5 +121,8 @@ def test_bad_rate(bad, shown):
 def test_bad_bandwidth_and_channel(fn):
     with pytest.raises(ValueError, match=r"bandwidth_hz must be finite and > 0, got 0.0"):
         fn("linear", 0.5, 0.0, 1.0)
+    # a negative band too (a mutant testing `!= 0` instead of `> 0` survived without this: issue 11)
+    with pytest.raises(ValueError, match=r"bandwidth_hz must be finite and > 0, got -1.0"):
+        fn("linear", 0.5, -1.0, 1.0)
     with pytest.raises(ValueError, match=r"channel \(eta or rho\) must be finite and > 0, got -1.0"):
         fn("shannon", 0.5, B, [1.0, -1.0])

@@ -510,22 +510,15 @@ def test_heterogeneous_optimum_is_the_best_deadline():
             assert float(getattr(g, field)[k]) == pytest.approx(float(up - dn) / float(2 * e[k]), rel=1e-6)
 
 
-def _heterogeneous_solver():
-    try:
-        from numerics.heterogeneous import solve_heterogeneous
-    except ImportError:
-        return None
-    return solve_heterogeneous
-
-
-@pytest.mark.skipif(_heterogeneous_solver() is None, reason="numerics.heterogeneous not available yet")
 @pytest.mark.parametrize("kw", [dict(overhead=0.01), dict(bits_per_token=[120.0, 300.0, 0.0, 80.0, 450.0]),
                                 dict(t_draft=[0.0, 0.01, 0.02, 0.0, 0.005]), dict(alpha=[0.99, 0.995, 0.98, 0.99, 0.985], v0=2.0)])
 def test_jax_optimum_matches_numpy_heterogeneous_solver(kw):
     """Two independent implementations of D1-D5 (NumPy solve_heterogeneous(integer=False) and the
     JAX closed forms) agree; the last scenario is the corner where every user is capped."""
     sc = _scenario("linear", **kw)
-    sol = _heterogeneous_solver()(sc, integer=False)
+    from numerics.heterogeneous import solve_heterogeneous
+
+    sol = solve_heterogeneous(sc, integer=False)
     opt = jd.heterogeneous_optimum(jd.params_from_scenario(sc))
     assert float(opt.goodput) == pytest.approx(sol.goodput, rel=1e-10)  # measured <= 2.2e-11 (the corner)
     assert float(opt.tau) == pytest.approx(sol.multipliers["tau"], rel=1e-8)

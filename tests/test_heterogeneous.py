@@ -15,7 +15,7 @@ import warnings
 import cvxpy as cp
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from numerics import Scenario
 from numerics.allocation import equal_finish_allocation
@@ -316,7 +316,6 @@ def scenarios(draw, max_users=4):
     return Scenario(**kw)
 
 
-@settings(max_examples=15)
 @given(scenarios(), st.data())
 def test_reward_raising_alpha_never_lowers_share_or_length(s, data):
     """D4: in the continuous solution, a higher alpha_k gives user k no less band and no shorter draft."""
@@ -330,7 +329,6 @@ def test_reward_raising_alpha_never_lowers_share_or_length(s, data):
     assert c1.draft_lengths[k] >= c0.draft_lengths[k] - 1e-7
 
 
-@settings(max_examples=15)
 @given(scenarios())
 def test_regimes_nest(s):
     """heterogeneous >= homogeneous >= equal-best, and heterogeneous >= equal-heterogeneous."""
@@ -343,7 +341,6 @@ def test_regimes_nest(s):
     assert h >= eh * (1 - 1e-12)
 
 
-@settings(max_examples=15)
 @given(scenarios(max_users=3), st.integers(0, 2**32 - 1))
 def test_no_random_feasible_point_beats_the_solution(s, seed):
     rng = np.random.default_rng(seed)

@@ -42,13 +42,35 @@ def test_a_failing_check_is_reported_not_raised(monkeypatch):
 
 
 def test_command_line():
-    """``python -m proofs_check`` runs every claim, prints the table, exits 0."""
-    proc = subprocess.run([sys.executable, "-m", "proofs_check"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+    """``python -m proofs_check ID ...`` runs the claims, prints the table, exits 0 (every claim runs in-process
+    in test_claim above; the subprocess checks the entry point on two of them)."""
+    proc = subprocess.run([sys.executable, "-m", "proofs_check", "tokens-pmf", "H1"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     header = proc.stdout.splitlines()[0].split()
     assert header == ["claim", "method", "result", "seconds", "detail"]
-    assert f"{len(CLAIM_IDS)} claims" in proc.stdout and "0 failed" in proc.stdout
+    assert "2 claims, 4 checks, 0 failed" in proc.stdout
+
+
+def test_command_line_help_and_ties():
+    proc = subprocess.run([sys.executable, "-m", "proofs_check", "--help"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and "usage: python -m proofs_check" in proc.stdout and "--planted" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "proofs_check", "--ties"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0 and "theory.heterogeneous.deadline_fill[draft_length]" in proc.stdout
+    assert "numerics.heterogeneous:solve_heterogeneous" in proc.stdout
+
+
+def test_command_line_exit_status_on_failure(monkeypatch, capsys):
+    from proofs_check.__main__ import main
+
+    def boom():
+        raise AssertionError("expected failure")
+
+    monkeypatch.setitem(CLAIMS, "zz-test-failure", Claim("zz-test-failure", "fails", boom))
+    assert main(["zz-test-failure"]) == 1
+    assert "1 failed" in capsys.readouterr().out
 
 
 def test_command_line_unknown_id():

@@ -182,15 +182,6 @@ def test_continuous_heterogeneous_corner_every_user_at_the_cap():
     _fd_check(env, sc, lambda s: _jax_optimum_solution(s)[0].goodput, per_user=False)
 
 
-def _heterogeneous_available() -> bool:
-    try:
-        from numerics.heterogeneous import solve_heterogeneous  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _heterogeneous_available(), reason="numerics.heterogeneous not available yet")
 @pytest.mark.parametrize("integer", [True, False])
 def test_heterogeneous_solver_envelope_vs_fd(integer):
     from numerics.heterogeneous import solve_heterogeneous
@@ -252,7 +243,7 @@ def test_bad_input_raises():
 
 
 # ============================================================== figure: marginal goodput
-REGIMES = ("homogeneous", "heterogeneous") if _heterogeneous_available() else ("homogeneous",)
+REGIMES = ("homogeneous", "heterogeneous")
 
 
 @pytest.fixture(scope="module")

@@ -76,11 +76,11 @@ from . import tokens as _tokens
 from .symbols import B, L, alpha, beta, eta, in_unit_interval, lam, q, rho, s, t, tau, v0, v1, T_o
 
 __all__ = [
-    "tokens", "marginal", "rate", "draft_capacity",
+    "tokens", "marginal", "rate", "draft_capacity", "capacity_derivatives",
     "deadline_fill",
     "inner_concavity_linear", "inner_concavity_composition",
     "kkt_system", "kkt_closed_form", "model_md_closed_form", "kkt_time_slack",
-    "kkt_closed_form_free_drafting",
+    "kkt_closed_form_free_drafting", "kkt_share_slope",
     "reward",
     "envelope_derivative", "joint_concavity", "outer_stationarity", "tangent_bound",
     "dinkelbach_stop_short",
@@ -141,19 +141,62 @@ def draft_capacity(model: str, t_: sp.Expr = t_pos, s_: sp.Expr = s_pos) -> sp.E
     return tau * r_ / (s_ + t_ * r_)
 
 
-# ---------------------------------------------------------------------------------- D1
-def deadline_fill() -> dict:
-    """D1: with v1 = 0, fixed tau and beta, every user drafts up to min(L_max, tau / h).
+def capacity_derivatives(model: str) -> dict:
+    """L(beta) = tau r / (s + t r) and its first two derivatives in beta (D2, D3 Newton steps).
 
     Returns
     -------
     dict
-        ``draft_length``: Min(L_max, tau / h) with h = t + s / r (linear rate);
-        ``objective_increasing``: SymPy's decision that dA/dL > 0 on alpha in (0, 1)
-        (the objective sum_k A(L_k) is then maximised at the upper bound of each L_k);
-        ``binding``: True when the deadline bound is below L_max, i.e. the bound is tau / h.
+        ``capacity``, ``d_capacity``, ``d2_capacity``: L, dL/dbeta, d2L/dbeta2 for the rate
+        ``model`` (differentiated from :func:`draft_capacity`); ``generic_d2``: the chain-rule
+        form tau s (r'' D - 2 t r'^2) / D^3, D = s + t r, written with the model's r, r', r''
+        (:func:`theory.channel.rate_derivative`), which is what the numerics evaluate.
+
+    Raises
+    ------
+    ValueError
+        Unknown rate model.
     """
-    h = t + s / rate("linear")
+    _check_model(model)
+    from . import channel as _channel
+
+    Lb = draft_capacity(model)
+    r0 = rate(model)
+    r1 = _channel.rate_derivative(model, 1)
+    r2 = _channel.rate_derivative(model, 2)
+    D = s_pos + t_pos * r0
+    return {
+        "capacity": Lb,
+        "d_capacity": sp.diff(Lb, beta),
+        "d2_capacity": sp.diff(Lb, beta, 2),
+        "generic_d2": tau * s_pos * (r2 * D - 2 * t_pos * r1**2) / D**3,
+    }
+
+
+# ---------------------------------------------------------------------------------- D1
+def deadline_fill(model: str = "linear") -> dict:
+    """D1: with v1 = 0, fixed tau and beta, every user drafts up to min(L_max, tau / h).
+
+    Parameters
+    ----------
+    model : {'linear', 'shannon'}
+        Rate model of h = t + s / r(beta).
+
+    Returns
+    -------
+    dict
+        ``draft_length``: Min(L_max, tau / h) with h = t + s / r(beta);
+        ``per_token_latency``: h;
+        ``objective_increasing``: SymPy's decision that dA/dL > 0 on alpha in (0, 1)
+        (the objective sum_k A(L_k) is then maximised at the upper bound of each L_k).
+
+    Raises
+    ------
+    ValueError
+        Unknown rate model.
+    """
+    _check_model(model)
+    h = t + s / rate(model)
     fill = sp.Min(L_max, tau / h)
     inc = sp.simplify(in_unit_interval(marginal())).is_positive
     return {"draft_length": fill, "objective_increasing": bool(inc), "per_token_latency": h}
@@ -398,6 +441,29 @@ def kkt_closed_form_free_drafting() -> dict:
     }
 
 
+def kkt_share_slope(model: str = "linear") -> dict:
+    """D3: d beta / d lambda of one uncapped user, by implicit differentiation of the stationarity.
+
+    The stationarity S(beta) = A'(L(beta)) L'(beta) = lambda (L = :func:`draft_capacity`)
+    defines beta(lambda); S is decreasing (D2), so d beta / d lambda = 1 / S'(beta) < 0. This is
+    the slope with which the numerics take Newton steps on sum_k beta_k(lambda) = 1.
+
+    Returns
+    -------
+    dict
+        ``stationarity``: S(beta); ``slope``: 1 / S'(beta), in the model symbols and beta.
+
+    Raises
+    ------
+    ValueError
+        Unknown rate model.
+    """
+    _check_model(model)
+    Lb = draft_capacity(model)
+    S = marginal().subs(L, Lb) * sp.diff(Lb, beta)
+    return {"stationarity": S, "slope": 1 / sp.diff(S, beta)}
+
+
 # ---------------------------------------------------------------------------------- D4
 def reward() -> dict:
     """D4: the marginal A'(L) increases with alpha at fixed L >= 0, for alpha in (0, 1).
@@ -533,8 +599,8 @@ def tangent_bound() -> dict:
 
     A ratio of affine functions with a positive denominator is monotone along each
     coordinate (the numerator of its partial derivative in tau does not depend on tau, the
-    one in n not on n), so its supremum over tau >= 0, 0 <= n <= n_max is
-    max(p/c, d, (p + m n_max)/(c + v1 n_max)). Used with D(tau0) + D'(tau0)(tau - tau0) >=
+    one in n not on n), so its supremum over tau >= 0, 0 <= n <= n_max is the largest of its
+    values at the corners: max(p/c, (p + m n_max)/(c + v1 n_max), d) (d: the limit tau -> inf). Used with D(tau0) + D'(tau0)(tau - tau0) >=
     D(tau) (the dual function is concave in tau, D5) to bound G from above.
 
     Returns
@@ -543,7 +609,10 @@ def tangent_bound() -> dict:
         ``ratio``; ``d_tau_numerator``, ``d_n_numerator``: the numerators of the partial
         derivatives times the squared denominator; ``monotone_in_each``: True when the first
         is free of tau and the second free of n (so the ratio is monotone along each
-        coordinate and its supremum over the box is at a corner or the limit tau -> inf).
+        coordinate and its supremum over the box is at a corner or the limit tau -> inf);
+        ``corners``: the ratio at (0, 0), (0, n_max) and its limit tau -> inf; ``supremum``:
+        their Max (numerics: the certificate's corner formula); ``n``, ``n_max``, ``symbols``
+        (p, d, m).
     """
     p_, d_, m_ = sp.symbols("p d m", real=True)
     n_ = sp.Symbol("n", nonnegative=True)
@@ -551,8 +620,14 @@ def tangent_bound() -> dict:
     num_tau = sp.simplify(sp.diff(R, tau) * (c + tau + v1 * n_) ** 2)
     num_n = sp.simplify(sp.diff(R, n_) * (c + tau + v1 * n_) ** 2)
     num_tau, num_n = sp.expand(num_tau), sp.expand(num_n)
+    # corners of the box tau in [0, inf), n in [0, n_max]: tau = 0 at both ends of n, and the
+    # limit tau -> inf (the same, d, for every n)
+    n_max = sp.Symbol("n_max", positive=True)
+    corners = [R.subs({tau: 0, n_: 0}), R.subs({tau: 0, n_: n_max}), sp.limit(R.subs(n_, 0), tau, sp.oo)]
     return {"ratio": R, "d_tau_numerator": num_tau, "d_n_numerator": num_n,
-            "monotone_in_each": not num_tau.has(tau) and not num_n.has(n_)}
+            "monotone_in_each": not num_tau.has(tau) and not num_n.has(n_),
+            "corners": corners, "supremum": sp.Max(*corners), "n": n_, "n_max": n_max,
+            "symbols": (p_, d_, m_)}
 
 
 # ---------------------------------------------------------------------------------- D6
@@ -587,7 +662,8 @@ def equal_finish_shares() -> dict:
     Returns
     -------
     dict
-        ``share``: ``solve``'s root of L (t + s/(beta B eta)) = T;
+        ``share``: ``solve``'s root of L (t + s/(beta B eta)) = T; ``d_share_dT``: its slope
+        in the deadline T (the Newton slope of the equal-finish root);
         ``d2_share_dL2``: its second derivative in L; ``convex_in_L`` (decided, T > t L);
         ``decreasing_in_T`` (decided).
     """
@@ -599,6 +675,7 @@ def equal_finish_shares() -> dict:
     dT = sp.simplify(sp.diff(share, T).subs(T, slack + t_pos * Lp))
     return {
         "share": share,
+        "d_share_dT": sp.diff(share, T),
         "d2_share_dL2": d2,
         "convex_in_L": bool(d2_slack.is_positive),
         "decreasing_in_T": bool((-dT).is_positive),

@@ -162,31 +162,54 @@ def user_symbols(n: int, model: str) -> dict[str, tuple[sp.Symbol, ...]]:
 
 
 # ------------------------------------------------------------------------------------- H1
-def decomposition(n: int = 3) -> dict:
-    """H1: the round time is L theta(beta) + (terms free of beta), theta(beta) = max_k h_k.
+def decomposition(n: int = 2, model: str = "linear", batching: str = "ragged") -> dict:
+    """H1: at a common L the round time of :func:`theory.latency.round_time` is L theta(beta) + C(L).
 
-    For ``n`` users with generic per-token latencies h_k > 0 and L > 0 returns
-    ``'order'``: sign(L h_1 - L h_2), which SymPy reduces to sign(h_1 - h_2) -- multiplying by
-    L > 0 keeps the order, so max_k L h_k = L max_k h_k; ``'round_time_difference'`` of two
-    allocations with makespans theta_1, theta_2 (= L (theta_1 - theta_2)) and its sign
-    ``'comparison'``, which SymPy reduces to sign(theta_1 - theta_2): the order of two
-    allocations by round time does not depend on L, so neither does the best allocation.
+    The K-user round time (per-user symbols of :func:`theory.symbols.user_symbols`) is taken
+    with every L_k = L > 0 and split into its drafting term max_k L h_k(beta_k) and the rest
+    v0 + v1 n + T_o. The rest is free of beta, and each argument of the max is L times a
+    per-token latency h_k free of L; since max is positively homogeneous,
+    max_k L h_k = L theta(beta) with theta(beta) = max_k h_k(beta_k). So for every L > 0 the
+    round times of two allocations differ by L (theta_1 - theta_2): their order, and the best
+    allocation, do not depend on L.
+
+    Returns
+    -------
+    dict
+        ``round_time``: T at the common L; ``drafting``: its Max term; ``rest``: T minus that
+        term; ``h``: the per-token latencies h_k(beta_k); ``makespan``: Max(h_k) = theta;
+        ``L``: the common length symbol; ``beta``: the share symbols.
+
+    Raises
+    ------
+    ValueError
+        Bad ``n`` (an integer >= 2), rate model or batching mode.
     """
+    from . import latency as _latency
+    from .symbols import user_symbols as _user_symbols
+
+    _check_model(model)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an integer >= 2 (the drafting term is a max), got {n!r}")
     Lp = sp.Symbol("L", positive=True)
-    h = sp.symbols(f"h_1:{n + 1}", positive=True)
-    th1, th2 = sp.symbols("theta_1 theta_2", positive=True)
-    Tv = sp.Symbol("T_v", nonnegative=True)
-    T1, T2 = Lp * th1 + Tv + T_o, Lp * th2 + Tv + T_o  # round times of two allocations
-    diff = sp.simplify(T1 - T2)
+    u = _user_symbols(n)
+    T = _latency.round_time(n, model, batching).subs({Lk: Lp for Lk in u["L"]})
+    maxes = [m for m in T.atoms(sp.Max) if m.has(*u["beta"])]
+    if len(maxes) != 1:
+        raise ArithmeticError(f"expected one drafting term max_k L h_k in the round time, got {T}")
+    drafting = maxes[0]
+    ch = u["eta" if model == "linear" else "rho"]
+    h0 = _latency.per_token_latency(model)
+    hs = [h0.subs({t: u["t"][k], s: u["s"][k], beta: u["beta"][k], (eta if model == "linear" else rho): ch[k]},
+                  simultaneous=True) for k in range(n)]
     return {
-        "drafting": sp.Max(*[Lp * hk for hk in h]),
-        "order": sp.sign(sp.factor(Lp * h[0] - Lp * h[1])),
-        "order_reduced": sp.sign(h[0] - h[1]),
-        "round_time_difference": diff,
-        "comparison": sp.sign(diff),
-        "comparison_reduced": sp.sign(th1 - th2),
+        "round_time": T,
+        "drafting": drafting,
+        "rest": sp.expand(T - drafting),
+        "h": hs,
+        "makespan": sp.Max(*hs),
         "L": Lp,
-        "h": h,
+        "beta": u["beta"],
     }
 
 
@@ -310,17 +333,21 @@ def rate_increasing(model: str) -> dict:
 
 
 def latency_convexity(model: str) -> dict:
-    """h(beta) = t + s / r(beta) is convex: h'' = s (2 r'^2 - r r'') / r^3 > 0.
+    """h(beta) = t + s / r(beta) is convex: h'' = s (2 r'^2 - r r'') / r^3 > 0 (s > 0).
 
-    Returns h'' and its sign, decided with r' and -r'' replaced by positive symbols (signs
-    from :func:`rate_increasing`); for the linear rate SymPy decides h'' directly.
+    Returns h'' and its sign, decided with r, r', r'' replaced by symbols carrying
+    :data:`theory.latency.RATE_ASSUMPTIONS` (r > 0, r' > 0, r'' <= 0: both rate models, the
+    linear one with r'' = 0); for the concrete model SymPy decides h'' directly.
     """
+    from . import latency as _latency
+
     h = per_token_latency(model)
     d2 = sp.simplify(sp.diff(h, beta, 2))
-    R, Rp, Rpp = sp.symbols("R R_p R_pp", positive=True)  # r, r', -r''
-    generic = sp.simplify(sp.diff(_s_pos / sp.Function("r")(beta), beta, 2))
+    sym = _latency.rate_symbols()
     rf = sp.Function("r")(beta)
-    generic_sub = generic.subs(sp.Derivative(rf, (beta, 2)), -Rpp).subs(sp.Derivative(rf, beta), Rp).subs(rf, R)
+    generic = sp.simplify(sp.diff(_s_pos / rf, beta, 2))
+    generic_sub = (generic.subs(sp.Derivative(rf, (beta, 2)), sym["d2R"]).subs(sp.Derivative(rf, beta), sym["dR"])
+                   .subs(rf, sym["R"]))
     return {"h2": d2, "generic": generic, "generic_positive": sp.simplify(generic_sub).is_positive,
             "positive": d2.is_positive}
 

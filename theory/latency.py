@@ -32,9 +32,17 @@ __all__ = [
     "goodput",
     "latency_decreasing",
     "latency_convex",
+    "RATE_ASSUMPTIONS",
+    "rate_symbols",
 ]
 
 BATCHING_MODES = ("ragged", "padded")
+
+#: What the latency shape lemma (:func:`latency_decreasing`, :func:`latency_convex`) assumes of
+#: the rate R(beta), as SymPy assumptions on the symbols standing for R, R' and R'': positive,
+#: increasing, concave. R'' <= 0, not < 0: the linear rate has R'' = 0 and must be covered
+#: (``proofs_check`` claim ``latency-shape`` checks that every rate model satisfies them).
+RATE_ASSUMPTIONS = {"R": {"positive": True}, "dR": {"positive": True}, "d2R": {"nonpositive": True}}
 
 
 def per_token_latency(rate_model: str) -> sp.Expr:
@@ -102,14 +110,17 @@ def goodput(n_users: int, rate_model: str, batching: str) -> sp.Expr:
     return num / round_time(n_users, rate_model, batching)
 
 
+def rate_symbols() -> dict:
+    """Symbols R, dR, d2R standing for r(beta), r'(beta), r''(beta), with :data:`RATE_ASSUMPTIONS`."""
+    return {name: sp.Symbol(name, **assume) for name, assume in RATE_ASSUMPTIONS.items()}
+
+
 def _shape_derivatives() -> tuple[sp.Expr, sp.Expr, dict]:
     """dh/dbeta and d2h/dbeta2 for an abstract rate R(beta), with R, R', R'' as symbols."""
     R = sp.Function("R")
     h = t + s / R(beta)
-    r0 = sp.Symbol("R0", positive=True)  # R > 0
-    r1 = sp.Symbol("R1", positive=True)  # R' > 0 (increasing)
-    r2 = sp.Symbol("R2", nonpositive=True)  # R'' <= 0 (concave)
-    rep = {sp.Derivative(R(beta), (beta, 2)): r2, sp.Derivative(R(beta), beta): r1, R(beta): r0}
+    sym = rate_symbols()
+    rep = {sp.Derivative(R(beta), (beta, 2)): sym["d2R"], sp.Derivative(R(beta), beta): sym["dR"], R(beta): sym["R"]}
     d1 = sp.diff(h, beta).subs(rep)
     d2 = sp.diff(h, beta, 2).subs(rep)
     return d1, d2, rep

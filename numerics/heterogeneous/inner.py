@@ -86,6 +86,7 @@ class Response:
     dsumL_dtau: float = 0.0    # d sum_k L_k / d tau at fixed lambda and mu
     dsumL_dmu: float = 0.0     # d sum_k L_k / d mu
     dnet_dmu: float = 0.0      # sum_k (A'(L_k) - mu) dL_k / d mu
+    dbeta_dlnlam: np.ndarray | None = None  # per user lambda d beta_k / d lambda (0 without upload)
 
 
 class Inner:
@@ -405,6 +406,9 @@ class Inner:
                         sumL=float(np.sum(L)), terms=st if up.size else None)
         if derivatives:
             self._envelope(resp, lam, d_up)
+            resp.dbeta_dlnlam = np.zeros(K)
+            if d_up is not None:
+                resp.dbeta_dlnlam[up] = d_up["beta_lnlam"]
         self.warm_L = L
         self.warm_beta = beta
         return resp
