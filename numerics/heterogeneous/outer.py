@@ -324,10 +324,14 @@ def _cap_search(pb: _Problem, g: float, m_guess: float | None) -> tuple[_Point, 
             pt, Q = value(m)
             r = pt.resp
             near = (r.L < m) & (r.L >= m * (1.0 - 1e-6)) & (r.L > 0)
-            if near.any() and m > 0:
-                # a user held at once by the cap and by the deadline (found to ~1e-9): the
-                # envelope does not split their multipliers; the left difference quotient of the
-                # concave Q does (an estimate of Q'(m-) to O(h))
+            # the deadline on a kink of F (F' jumps over g there, e.g. a user reaching the cap m
+            # with the whole band while the others are worth next to nothing): the band price,
+            # and with it nu = A' - lambda b_L, is then any point of an interval
+            kink = pt.tau > 0 and not abs(r.dF - g) <= 1e-6 * g
+            if (near.any() or kink) and m > 0:
+                # a user held at once by the cap and by the deadline (found to ~1e-9), or an
+                # unpriced band: the envelope does not split the multipliers; the left difference
+                # quotient of the concave Q does (an estimate of Q'(m-) to O(h))
                 h = 1e-6 * m
                 d = (Q - value(m - h)[1]) / h
             else:

@@ -34,8 +34,8 @@ _OFFSETS = np.array([1e-10, 1e-7, 1e-5, 1e-3, 1e-2, 0.1, 0.5])
 _BATCH = 16
 #: undecided candidates considered per round at most
 _MAX_CAND = 200_000
-#: exact evaluations of undecided moves per round at most (each one a makespan root over K users),
-#: and at most this many user-evaluations a round
+#: exact evaluations of undecided moves per round at most (each one a makespan root over K users):
+#: this many, or as many as make this many user-evaluations
 _EXACT = 256
 _EXACT_BUDGET = 4_000_000
 #: rounds at most: this many users-rounds (2 rounds at least; e.g. 2 at K = 10^5, 40 at K = 10^4)
@@ -329,14 +329,15 @@ def screened_search(sr, L: np.ndarray, G: float, max_rounds: int = 10_000):
     small exchanges are independent to first order), then the best single one; the batch size
     doubles while batches are accepted and halves when not. The search ends when no move can
     improve (the answer is then locally optimal whatever the batching did: certified True), or
-    when its work budget is spent (max(2, 4e5 / K) rounds, 4e6 / K exact evaluations a round:
+    when its work budget is spent (max(2, 4e5 / K) rounds, max(256, 4e6 / K) exact evaluations a round:
     certified False unless every move was ruled out).
     """
     batch = 64
     K = sr.K
     # work budget: a round costs ~50 passes over the users plus its exact evaluations
     max_rounds = min(max_rounds, max(2, int(_ROUND_BUDGET / max(K, 1))))
-    exact = max(_BATCH, min(_EXACT, int(_EXACT_BUDGET / max(K, 1))))
+    exact = max(_EXACT, int(_EXACT_BUDGET / max(K, 1)))
+    rows_per_call = max(_BATCH, min(1024, 200_000 // max(K, 1)))
     for _ in range(max_rounds):
         st = _State(sr, L)
         G = st.G
@@ -371,8 +372,8 @@ def screened_search(sr, L: np.ndarray, G: float, max_rounds: int = 10_000):
         if not moved and undecided.size:
             # the undecided moves by their best case, exactly, at most _EXACT of them a round
             order = undecided[np.argsort(-np.where(np.isnan(G_hi[undecided]), np.inf, G_hi[undecided]))]
-            for s in range(0, min(order.size, exact), _BATCH):
-                chunk = order[s:s + _BATCH]
+            for s in range(0, min(order.size, exact), rows_per_call):
+                chunk = order[s:s + rows_per_call]
                 rows = np.array([_apply(L, I[k], J[k]) for k in chunk])
                 Gs = sr.goodput(rows)
                 k = int(np.argmax(Gs))
