@@ -110,11 +110,15 @@ def tangent_line(inner: Inner, resp: Response, lam_x: float) -> tuple[float, flo
         fl[fb] = fl[fb] - pi
         fr[fb] = fr[fb] - pi
     corr = _correction(fl, fr, L, cap)
-    terms = p + corr
-    P = float(np.sum(terms))
-    Ds = lam_x + float(np.sum(d))
-    P += 64 * _EPS * float(np.sum(np.abs(terms)))
-    Ds += 64 * _EPS * (lam_x + float(np.sum(np.abs(d))))
+    with np.errstate(invalid="ignore", over="ignore"):
+        terms = p + corr  # -inf + inf: no claim, an infinite intercept
+        terms = np.where(np.isnan(terms), np.inf, terms)
+        P = float(np.sum(terms))
+        Ds = lam_x + float(np.sum(d))
+        P += 64 * _EPS * float(np.sum(np.abs(terms)))
+        Ds += 64 * _EPS * (lam_x + float(np.sum(np.abs(d))))
+    if np.isnan(Ds):
+        Ds = np.inf
     return P, Ds
 
 
@@ -145,9 +149,11 @@ def linear_line(base: Response, lin_inner: Inner, lin_resp: Response, lam_x: flo
         fr[fb] = 0.0
         fl[fb] = 0.0
     corr = _correction(fl, fr, L, cap)
-    terms = m + corr
-    M = lam_x + float(np.sum(terms))
-    M += 64 * _EPS * (lam_x + float(np.sum(np.abs(terms))))
+    with np.errstate(invalid="ignore", over="ignore"):
+        terms = m + corr  # -inf + inf (a share the rate cannot carry): no claim, an infinite slope
+        terms = np.where(np.isnan(terms), np.inf, terms)
+        M = lam_x + float(np.sum(terms))
+        M += 64 * _EPS * (lam_x + float(np.sum(np.abs(terms))))
     p = base.F + 64 * _EPS * abs(base.F)
     return p, M
 
