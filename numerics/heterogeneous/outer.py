@@ -378,6 +378,71 @@ def _padded(pb: _Problem, g0: float, m_guess: float | None) -> tuple[_Point, flo
     return pt, g, m
 
 
+def _padded_joint(pb: _Problem, g0: float, m_guess: float | None, tau0: float | None):
+    """Padded batching, v1 > 0, the fast path: G**(m) maximised over the common cap m directly.
+
+    G**(m) is the plain problem with caps min(ell_k, m) and the constant c + v1 K m, solved by
+    :func:`_joint` (one response pass a step); it is quasi-concave in m with
+    dG**/dm = (sum_k nu_k - G v1 K) / D (the cap multipliers of :func:`_cap_multipliers`, or
+    the left difference quotient where they are not identified), so its maximiser is the one
+    sign change of that derivative (:func:`numerics.roots.newton`, G** as the primitive).
+    Where the joint step does not apply at some m (band to spare, no drafting), that G**(m)
+    comes from Dinkelbach's nested searches. Returns (point, g, m) or None.
+    """
+    u = pb.u
+    lmax = float(np.max(np.where(u.active, pb.caps, 0.0))) if u.K else 0.0
+    if lmax <= 0 or not tau0:
+        return None
+    w1 = pb.v1 * pb.K
+    cache: dict[float, tuple[_Point, float, float]] = {}
+    state = {"tau": tau0, "g": g0}
+
+    def plain(m: float) -> _Point:
+        capm = np.minimum(pb.caps, m)
+        c_m = pb.c + w1 * m
+        pt = _joint(pb, capm, c_m, 0.0, state["g"], state["tau"])
+        if pt is None:
+            pt, _ = _dinkelbach(pb, capm, c_m, 0.0, state["g"] * 0.5)
+        pt.mu = 0.0
+        if pt.tau > 0:
+            state["tau"] = pt.tau
+        return pt
+
+    def solve_m(m: float):
+        hit = cache.get(m)
+        if hit is None:
+            pt = plain(m)
+            G = pt.g
+            D = pt.tau + pb.c + w1 * m
+            r = pt.resp
+            near = (r.L < m) & (r.L >= m * (1.0 - 1e-6)) & (r.L > 0)
+            kink = pt.tau > 0 and not abs(r.dF - G) <= 1e-6 * G
+            if (near.any() or kink) and m > 0:
+                h = 1e-6 * m
+                d = (G - plain(m - h).g) / h
+            else:
+                d = (float(np.sum(_cap_multipliers(pb, pt, m, G))) - G * w1) / D
+            hit = cache[m] = (pt, G, d)
+        return hit
+
+    def fun(x, idx):
+        _, G, d = solve_m(float(x[0]))
+        return np.array([d]), None, np.array([G])
+
+    m0 = float(np.clip(m_guess if m_guess else 0.5 * lmax, 1e-9 * lmax, lmax))
+    rr = newton(fun, 1e-12 * lmax, lmax, m0, increasing=False, log=True, rtol=1e-13, lo_open=True, hi_open=True,
+                primitive=True)
+    x = float(rr.x[0])
+    if 0.0 < x <= lmax:
+        solve_m(x)
+    if rr.status[0] == NOT_BRACKETED and x < m0:
+        solve_m(0.0)
+    best_m = max(cache, key=lambda mm: cache[mm][1])
+    pt, G, _ = cache[best_m]
+    pt.g_final = G
+    return pt, G, best_m
+
+
 def _price_guess(pb: _Problem, tau: float, mu: float, L: np.ndarray, beta: np.ndarray) -> float | None:
     """A band price from a feasible point (lengths L, shares beta filling the deadline tau): the
     median over the uploading users of the marginal value of band (A'(L) - mu) / b_L(L, tau)."""
@@ -419,7 +484,10 @@ def relax(users: Users, caps: np.ndarray, v0: float, v1: float, overhead: float,
         m = None
     else:
         mode = "padded"
-        pt, g, m = _padded(pb, g0, m_guess)
+        res = _padded_joint(pb, g0, m_guess, tau_guess) if not users.piecewise else None
+        if res is None or not res[0].g >= g0:
+            res = _padded(pb, g0, m_guess)
+        pt, g, m = res
     # ---- certificate (:func:`.certificate.certify`): valid for any token prices; these are tight
     c = pb.c
     lam_x = pt.resp.lam / pt.tau if pt.tau > 0 else 0.0
