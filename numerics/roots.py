@@ -25,11 +25,11 @@ straggler costs its own size, not the whole problem's.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["Roots", "newton", "last_true", "CONVERGED", "NOT_BRACKETED", "MAX_ITER"]
+__all__ = ["CONVERGED", "MAX_ITER", "NOT_BRACKETED", "Roots", "last_true", "newton"]
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -289,7 +289,8 @@ def newton(fun: Fun, lo, hi, x0=None, *, increasing: bool, log: bool = False, xt
     return Roots(x=x, lo=lo, hi=hi, status=status, passes=passes)
 
 
-def last_true(pred: Callable[[np.ndarray, "np.ndarray | None"], np.ndarray], lo, hi, guess=None) -> tuple[np.ndarray, int]:
+def last_true(pred: Callable[[np.ndarray, np.ndarray | None], np.ndarray], lo, hi,
+              guess=None) -> tuple[np.ndarray, int]:
     """The last integer j in [lo, hi] at which a monotone predicate holds (lo - 1 if none).
 
     ``pred(j, idx) -> bool array`` must be true then false along j (per element). With a

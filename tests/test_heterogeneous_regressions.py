@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import warnings
 
+import _bruteforce as bf
 import numpy as np
 import pytest
 
-import _bruteforce as bf
 from numerics import Scenario, goodput, solve_heterogeneous, solve_homogeneous
 
 #: relative tolerances: library vs brute force (two independent equal-finish roots agree to
@@ -87,7 +87,7 @@ def test_padded_cap_reached_with_the_whole_band():
 
 def test_shannon_huge_bandwidth_heterogeneous_not_below_homogeneous():
     """Coordinator (mailbox, new-user test of main at d7db2b1): Shannon snr = [10, 0.1] at B = 1e22 gave G = 40 with
-    L = [0, 0], below the homogeneous 64.1. Reference: the brute-force homogeneous optimum (a feasible integer point)."""
+    L = [0, 0], below the homogeneous 64.1. Reference: the brute-force homogeneous optimum (a feasible point)."""
     s = Scenario(alpha=[0.8, 0.6], t_draft=0.01, bits_per_token=100, bandwidth_hz=1e22, rate_model="shannon",
                  snr=[10.0, 0.1], v0=0.05)
     G_hom = bf.homogeneous(s).goodput

@@ -35,13 +35,13 @@ from ..homogeneous import solve_homogeneous
 from ..latency import goodput, round_time
 from ..scenario import Scenario
 from ..solution import Solution, SolverError
+from .certificate import certify
 from .equal import equal_heterogeneous
 from .integer import ENUM_LIMIT, Search, enumerate_best, integer_search, n_vectors
-from .certificate import certify
 from .outer import relax
 from .users import Users
 
-__all__ = ["solve_heterogeneous", "equal_heterogeneous", "SolverError"]
+__all__ = ["SolverError", "equal_heterogeneous", "solve_heterogeneous"]
 
 #: the goodput found may exceed the certified bound by round-off only (relative)
 _CERT_TOL = 1e-9

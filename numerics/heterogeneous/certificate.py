@@ -46,7 +46,7 @@ from ..solution import SolverError
 from .inner import Inner, Response
 from .users import Users
 
-__all__ = ["certify", "tangent_line", "linear_line", "ratio_sup", "trivial_bound"]
+__all__ = ["certify", "linear_line", "ratio_sup", "tangent_line", "trivial_bound"]
 
 _EPS = float(np.finfo(np.float64).eps)
 #: relative offset of the tangent points from the deadline found (its root tolerance is 1e-13)
@@ -277,7 +277,7 @@ def certify(u: Users, caps: np.ndarray, c: float, mu, P: float, w: float, n_max:
             newton(balance, lx * 1e-8, lx * 1e8, lx, increasing=True, log=True, rtol=1e-12,
                    lo_open=True, hi_open=True, maxiter=60)
             passes += inn.passes
-            best = min([best] + [ratio_sup(lines + [ln], c, P, w, n_max) for ln in tried.values()])
+            best = min([best] + [ratio_sup([*lines, ln], c, P, w, n_max) for ln in tried.values()])
     if not np.isfinite(best):
         raise SolverError("certificate", "no finite upper bound")
     return best, passes

@@ -47,7 +47,7 @@ def _events(u: Users, h: np.ndarray, caps: np.ndarray, mu: float):
 
 def _sweep(u: Users, h: np.ndarray, caps: np.ndarray, mu: float, g: float) -> np.ndarray:
     """argmax over breakpoints tau of sum_k (A_k(L_k) - mu L_k) - g tau; returns L."""
-    kk, jj, tau_ev, gain = _events(u, h, caps, mu)
+    kk, _, tau_ev, gain = _events(u, h, caps, mu)
     L = np.zeros(u.K)
     if tau_ev.size == 0:
         return L

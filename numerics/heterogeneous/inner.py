@@ -213,7 +213,6 @@ class Inner:
         u, up = self.u, self.up
         n = up.size
         cap = self.cap[up]
-        top = self.Ltop
         beta = np.zeros(n)
         status = np.zeros(n, dtype=np.int8)
         if self.closed_form:

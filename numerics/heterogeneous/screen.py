@@ -45,7 +45,7 @@ _ROUND_BUDGET = 400_000
 class _State:
     """Everything the bounds need at one vector L."""
 
-    def __init__(self, sr, L: np.ndarray):  # noqa: C901 (one pass per probe, kept together)
+    def __init__(self, sr, L: np.ndarray):
         u = sr.u
         self.L = L
         K = sr.K
@@ -218,27 +218,27 @@ def _flagged(U, W, thr):
             break
     pi = np.concatenate(pairs_i) if pairs_i else np.zeros(0, dtype=np.int64)
     pj = np.concatenate(pairs_j) if pairs_j else np.zeros(0, dtype=np.int64)
-    I = np.concatenate([ci, np.full(cj.size, -1), pi]).astype(np.int64)
-    J = np.concatenate([np.full(ci.size, -1), cj, pj]).astype(np.int64)
+    mi = np.concatenate([ci, np.full(cj.size, -1), pi]).astype(np.int64)
+    mj = np.concatenate([np.full(ci.size, -1), cj, pj]).astype(np.int64)
     score = np.concatenate([U[ci], W[cj], U[pi] + W[pj]])
-    return I, J, score, total <= _MAX_CAND
+    return mi, mj, score, total <= _MAX_CAND
 
 
-def _intervals(sr, st: _State, I, J):
+def _intervals(sr, st: _State, mi, mj):
     """[G_lo, G_hi] of each move from the probes (module docstring); NaN where undecided."""
     # probes below some user's drafting time carry S = inf: inf - inf there is undecided (NaN)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        return _intervals_raw(sr, st, I, J)
+        return _intervals_raw(sr, st, mi, mj)
 
 
-def _intervals_raw(sr, st: _State, I, J):
+def _intervals_raw(sr, st: _State, mi, mj):
     u = sr.u
     L = st.L
-    C = I.size
-    ii = np.where(I >= 0, I, 0)
-    jj = np.where(J >= 0, J, 0)
-    dI = np.where(I[None, :] >= 0, st.delta[:, ii], 0.0)   # (P, C)
-    eJ = np.where(J[None, :] >= 0, st.eps[:, jj], 0.0)
+    C = mi.size
+    ii = np.where(mi >= 0, mi, 0)
+    jj = np.where(mj >= 0, mj, 0)
+    dI = np.where(mi[None, :] >= 0, st.delta[:, ii], 0.0)   # (P, C)
+    eJ = np.where(mj[None, :] >= 0, st.eps[:, jj], 0.0)
     with np.errstate(invalid="ignore"):
         Snew = st.S[:, None] + dI + eJ
         ge = Snew >= 1.0
@@ -261,18 +261,18 @@ def _intervals_raw(sr, st: _State, I, J):
         T_lo = np.maximum(np.minimum(t1, t2), Ta)
         T_hi = np.minimum(np.maximum(T_hi, T_lo), Tb)
     dA = np.zeros(C)
-    dA += np.where(I >= 0, u.tokens_int(np.minimum(L[ii] + 1.0, sr.caps[ii]), ii) - u.tokens_int(L[ii], ii), 0.0)
-    dA -= np.where(J >= 0, u.tokens_int(L[jj], jj) - u.tokens_int(np.maximum(L[jj] - 1.0, 0.0), jj), 0.0)
+    dA += np.where(mi >= 0, u.tokens_int(np.minimum(L[ii] + 1.0, sr.caps[ii]), ii) - u.tokens_int(L[ii], ii), 0.0)
+    dA -= np.where(mj >= 0, u.tokens_int(L[jj], jj) - u.tokens_int(np.maximum(L[jj] - 1.0, 0.0), jj), 0.0)
     N2 = st.N + dA
     # free-user drafting times after the move
     fr1 = st.free1
-    free_i = np.where((I >= 0) & ~sr.up[ii], u.t[ii] * (L[ii] + 1.0), 0.0)
-    jfree = (J >= 0) & ~sr.up[jj]
+    free_i = np.where((mi >= 0) & ~sr.up[ii], u.t[ii] * (L[ii] + 1.0), 0.0)
+    jfree = (mj >= 0) & ~sr.up[jj]
     free_j = np.where(jfree & (jj == st.free_arg), np.maximum(st.free2, u.t[jj] * (L[jj] - 1.0)), fr1)
     Tf = np.maximum(free_i, np.where(jfree, free_j, fr1))
-    n2 = _batch_after(sr, st, I, J)
+    n2 = _batch_after(sr, st, mi, mj)
     rest = sr.v0 + sr.v1 * n2 + sr.To
-    moves_up = ((I >= 0) & sr.up[ii]) | ((J >= 0) & sr.up[jj])
+    moves_up = ((mi >= 0) & sr.up[ii]) | ((mj >= 0) & sr.up[jj])
     T_lo = np.where(moves_up, T_lo, st.T0)
     T_hi = np.where(moves_up, T_hi, st.T0)
     G_hi = N2 / (np.maximum(T_lo, Tf) + rest)
@@ -281,19 +281,19 @@ def _intervals_raw(sr, st: _State, I, J):
     return np.where(ok, G_lo, np.nan), np.where(ok, G_hi, np.nan)
 
 
-def _batch_after(sr, st: _State, I, J):
+def _batch_after(sr, st: _State, mi, mj):
     L = st.L
     if sr.batching == "ragged":
-        return st.n + (I >= 0) - (J >= 0)
+        return st.n + (mi >= 0) - (mj >= 0)
     K = sr.K
     mL = float(np.max(L))
     srt = np.sort(L)
     second = float(srt[-2]) if K > 1 else 0.0
-    ii = np.where(I >= 0, I, 0)
-    jj = np.where(J >= 0, J, 0)
+    ii = np.where(mi >= 0, mi, 0)
+    jj = np.where(mj >= 0, mj, 0)
     uniq_max = (L == mL) & (np.sum(L == mL) == 1)
-    base = np.where((J >= 0) & uniq_max[jj], np.maximum(second, mL - 1.0), mL)
-    new = np.maximum(base, np.where(I >= 0, L[ii] + 1.0, 0.0))
+    base = np.where((mj >= 0) & uniq_max[jj], np.maximum(second, mL - 1.0), mL)
+    new = np.maximum(base, np.where(mi >= 0, L[ii] + 1.0, 0.0))
     return K * (new + 1.0)
 
 
@@ -306,12 +306,12 @@ def _apply(L, i, j):
     return M
 
 
-def _disjoint(I, J, order, size):
+def _disjoint(mi, mj, order, size):
     """The first ``size`` moves of ``order`` whose users are all distinct."""
     used: set[int] = set()
     pick = []
     for k in order:
-        i, j = int(I[k]), int(J[k])
+        i, j = int(mi[k]), int(mj[k])
         if (i >= 0 and i in used) or (j >= 0 and j in used):
             continue
         pick.append(k)
@@ -342,20 +342,20 @@ def screened_search(sr, L: np.ndarray, G: float, max_rounds: int = 10_000):
         st = _State(sr, L)
         G = st.G
         U, W, thr = _scores(sr, st)
-        I, J, score, complete = _flagged(U, W, thr)
-        if I.size == 0:
+        mi, mj, _, complete = _flagged(U, W, thr)
+        if mi.size == 0:
             return L, G, complete
-        G_lo, G_hi = _intervals(sr, st, I, J)
+        G_lo, G_hi = _intervals(sr, st, mi, mj)
         thr_G = G * (1.0 + 4 * _EPS)
         sure = np.flatnonzero(G_lo > thr_G)
         undecided = np.flatnonzero(~(G_hi <= thr_G) & ~(G_lo > thr_G))
         moved = False
         if sure.size > 1 and batch > 1:
-            pick = _disjoint(I, J, sure[np.argsort(-G_lo[sure])], batch)
+            pick = _disjoint(mi, mj, sure[np.argsort(-G_lo[sure])], batch)
             if len(pick) > 1:
                 M = L.copy()
                 for k in pick:
-                    M = _apply(M, I[k], J[k])
+                    M = _apply(M, mi[k], mj[k])
                 Gb = float(sr.goodput(M[None, :])[0])
                 if Gb > max(thr_G, float(np.max(G_lo[sure]))):
                     L, G, moved = M, Gb, True
@@ -364,7 +364,7 @@ def screened_search(sr, L: np.ndarray, G: float, max_rounds: int = 10_000):
                     batch = max(1, batch // 2)
         if not moved and sure.size:  # a certain improvement: the best lower bound first, then verify exactly
             order = sure[np.argsort(-G_lo[sure])][:_BATCH]
-            rows = np.array([_apply(L, I[k], J[k]) for k in order])
+            rows = np.array([_apply(L, mi[k], mj[k]) for k in order])
             Gs = sr.goodput(rows)
             k = int(np.argmax(Gs))
             if Gs[k] > thr_G:
@@ -374,7 +374,7 @@ def screened_search(sr, L: np.ndarray, G: float, max_rounds: int = 10_000):
             order = undecided[np.argsort(-np.where(np.isnan(G_hi[undecided]), np.inf, G_hi[undecided]))]
             for s in range(0, min(order.size, exact), rows_per_call):
                 chunk = order[s:s + rows_per_call]
-                rows = np.array([_apply(L, I[k], J[k]) for k in chunk])
+                rows = np.array([_apply(L, mi[k], mj[k]) for k in chunk])
                 Gs = sr.goodput(rows)
                 k = int(np.argmax(Gs))
                 if Gs[k] > thr_G:

@@ -91,7 +91,7 @@ class Users:
     def piecewise(self) -> bool:
         return self.kind in ("chord", "table", "linear0")
 
-    def linearised(self) -> "Users":
+    def linearised(self) -> Users:
         """The deadline -> 0 limit (D5): A replaced by its tangent 1 + A'(0) L, at tau = 1.
 
         As tau -> 0 every user with a cost drafts L = tau l with l <= phi(beta) =
