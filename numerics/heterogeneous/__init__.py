@@ -15,7 +15,8 @@ One module per step (derivations in :mod:`theory.heterogeneous`):
   with the W_0 closed form or a bracketed Newton root, the band multiplier as a monotone root
   (D3), token prices of Dinkelbach's step (D6).
 - :mod:`.outer` the relaxation: Dinkelbach on the ratio (D6), the deadline as the root of
-  F'(tau) = g from the envelope theorem (D5), the common cap of padded batching.
+  F'(tau) = g from the envelope theorem (D5), both at once by a joint Newton step;
+  :mod:`.padded` the common cap of padded batching with v1 > 0.
 - :mod:`.certificate` a bound that holds whatever the searches found: tangents of the
   Lagrangian dual, jointly concave in (tau, L) (D5), and the trivial bound.
 - :mod:`.integer` and :mod:`.screen` integer lengths (D7): for a fixed L the shares equalise

@@ -1,4 +1,4 @@
-r"""The continuous relaxation: deadline search, Dinkelbach, padded cap search (docs/model.md D5, D6).
+r"""The continuous relaxation: deadline search, Dinkelbach, joint Newton step (docs/model.md D5, D6).
 
 .. math::
 
@@ -22,7 +22,7 @@ by :func:`numerics.roots.newton`:
 - padded batching with v1 > 0: the batch term v1 K (max_k L_k + 1) makes the common cap m a
   variable; G**(m) = max over the rest with caps L_k <= m (a plain problem with the constant
   c + v1 K m) is quasi-concave in m with dG**/dm = (sum_k nu_k - G v1 K) / D (nu_k the cap
-  multipliers), whose one sign change is found by the same Newton helper (secant steps).
+  multipliers), whose one sign change is found by the same Newton helper (:mod:`.padded`).
 
 The answer carries the final deadline bracket and the band price lambda_x = lambda / tau,
 from which :mod:`.certificate` builds the certified bound (two tangents of the dual at the
@@ -40,7 +40,7 @@ from .certificate import certify, ratio_sup, tangent_line
 from .inner import Inner, Response
 from .users import Users
 
-__all__ = ["Relaxation", "relax"]
+__all__ = ["Point", "Problem", "Relaxation", "deadline", "dinkelbach", "joint", "relax"]
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -64,14 +64,14 @@ class Relaxation:
 
 
 @dataclasses.dataclass
-class _Point:
+class Point:
     tau: float
     resp: Response
     inner: Inner
     g: float                       # N / D at this point
 
 
-class _Problem:
+class Problem:
     """Constants and warm starts shared by the searches."""
 
     def __init__(self, users: Users, caps: np.ndarray, v0: float, v1: float, overhead: float, batching: str):
@@ -123,7 +123,7 @@ def _saturation(u: Users, caps: np.ndarray, mu) -> float:
     return float(np.max(np.where(act, top * u.t, 0.0)) + np.sum(np.where(up, u.s * top / u.full_rate(), 0.0)))
 
 
-def _deadline(pb: _Problem, caps, mu, g: float) -> _Point:
+def deadline(pb: Problem, caps, mu, g: float) -> Point:
     """argmax_tau F_mu(tau) - g tau (module docstring)."""
     u = pb.u
     mu_arr = np.broadcast_to(np.asarray(mu, dtype=np.float64), (u.K,))
@@ -137,7 +137,7 @@ def _deadline(pb: _Problem, caps, mu, g: float) -> _Point:
     M0 = float(np.sum((lin.c1 - mu_arr) * lr.L))
     tau_hi = _saturation(u, caps, mu_arr)
     if not (M0 > g) or tau_hi <= 0.0:
-        return _Point(0.0, base, base_in, 0.0)
+        return Point(0.0, base, base_in, 0.0)
     cache: dict[float, tuple[Inner, Response]] = {}
 
     def at(tau: float):
@@ -162,7 +162,7 @@ def _deadline(pb: _Problem, caps, mu, g: float) -> _Point:
     rr = newton(h, tau_lo, tau_hi, tau0, increasing=False, log=True, rtol=1e-13, lo_open=True,
                 primitive=True, ends=(np.nan, np.nan, -g, F_sat - g * tau_hi), max_log_step=5.0)
     if rr.status[0] == NOT_BRACKETED:  # F' <= g down to tau_lo: the optimum is tau -> 0
-        return _Point(0.0, base, base_in, 0.0)
+        return Point(0.0, base, base_in, 0.0)
     x = float(rr.x[0])
     if x not in cache and 0.0 < x <= tau_hi:
         at(x)
@@ -174,11 +174,11 @@ def _deadline(pb: _Problem, caps, mu, g: float) -> _Point:
     best_tau = min(near, key=lambda x_: abs(cache[x_][1].dF - g))
     inn, r = at(best_tau)
     if base.F >= r.F - g * best_tau:  # drafting nothing is at least as good (P(g) at tau = 0)
-        return _Point(0.0, base, base_in, 0.0)
-    return _Point(best_tau, r, inn, 0.0)
+        return Point(0.0, base, base_in, 0.0)
+    return Point(best_tau, r, inn, 0.0)
 
 
-def _joint(pb: _Problem, caps, c: float, v1r: float, g0: float, tau0: float | None) -> _Point | None:
+def joint(pb: Problem, caps, c: float, v1r: float, g0: float, tau0: float | None) -> Point | None:
     """The fast path: Newton's method on (ln tau, ln lambda, g) jointly.
 
     The equations: S(tau, lambda, mu) = 0 (the band), F'_mu(tau) = g (D5) and N - g D = 0 (the
@@ -212,7 +212,7 @@ def _joint(pb: _Problem, caps, c: float, v1r: float, g0: float, tau0: float | No
         if (abs(S) <= 1e-13 and abs(h) <= 1e-12 * g and abs(E) <= 1e-13 * r.N) or step_small:
             if abs(S) > 1e-12:
                 return None
-            pt = _Point(tau, r, inn, r.N / D)
+            pt = Point(tau, r, inn, r.N / D)
             pt.mu = g * v1r
             return pt
         J = np.array([
@@ -242,13 +242,13 @@ def _joint(pb: _Problem, caps, c: float, v1r: float, g0: float, tau0: float | No
     return None
 
 
-def _dinkelbach(pb: _Problem, caps, c: float, v1r: float, g0: float) -> tuple[_Point, float]:
+def dinkelbach(pb: Problem, caps, c: float, v1r: float, g0: float) -> tuple[Point, float]:
     """Dinkelbach's iteration on the ratio (module docstring); returns the best point and the
     last ratio g with P(g) <= 0 to rounding (so g >= G* up to it)."""
     g = g0
-    best: _Point | None = None
+    best: Point | None = None
     for _ in range(100):
-        pt = _deadline(pb, caps, g * v1r, g)
+        pt = deadline(pb, caps, g * v1r, g)
         r = pt.resp
         pt.g = r.N / (pt.tau + c + v1r * r.sumL)
         pt.mu = g * v1r
@@ -261,189 +261,7 @@ def _dinkelbach(pb: _Problem, caps, c: float, v1r: float, g0: float) -> tuple[_P
     return best, g
 
 
-def _cap_multipliers(pb: _Problem, pt: _Point, m: float, g: float) -> np.ndarray:
-    """Multipliers nu_k >= 0 of L_k <= m at the point (any optimal dual solution: a supergradient).
-
-    Users held at m by the cap alone: nu = A'(m-) - mu - lambda b_L(m) (uploading) or A'(m-) - mu.
-    Users without upload held by both the cap and the deadline (t m = tau, a kink of F) share
-    the deadline's multiplier: together they must supply F'(tau) = g beyond the other users,
-    pi_k / t_k each, at most (A' - mu) / t_k; the rest of their marginal is nu_k.
-    """
-    u = pb.u
-    r = pt.resp
-    K = u.K
-    nu = np.zeros(K)
-    at = np.isclose(r.L, m, rtol=1e-12, atol=0.0) & (r.L > 0)
-    if pt.tau > 0:
-        # the deadline sits on such a kink only to the precision of its root (~1e-9 relative)
-        kink = (u.s == 0) & (u.t > 0) & (r.L > 0) & np.isclose(u.t * m, pt.tau, rtol=1e-6, atol=0.0)
-        at |= kink
-    else:
-        kink = np.zeros(K, dtype=bool)
-    if not at.any():
-        return nu
-    idx = np.flatnonzero(at)
-    mu = pt.inner.mu[idx]
-    net = u.d_tokens(np.full(idx.size, m), idx) - mu
-    nu[idx] = net
-    upm = pt.inner.up_mask[idx] & (pt.tau > 0)
-    if upm.any():
-        ui = idx[upm]
-        st = u.share_terms(r.L[ui], pt.tau, ui, order=1)
-        nu[ui] = nu[ui] - r.lam * st["bL"]
-    ki = np.flatnonzero(kink)
-    if ki.size:
-        marg = (u.d_tokens(np.full(ki.size, m), ki) - pt.inner.mu[ki]) / u.t[ki]  # most each can supply
-        counted = r.status[ki] == 3                                               # already in F'
-        need = max(g - (r.dF - float(np.sum(marg[counted]))), 0.0)
-        for j, k in enumerate(ki):
-            x = min(need, marg[j])
-            nu[k] = (marg[j] - x) * u.t[k]
-            need -= x
-    return np.maximum(np.where(np.isfinite(nu), nu, 0.0), 0.0)
-
-
-def _cap_search(pb: _Problem, g: float, m_guess: float | None) -> tuple[_Point, float]:
-    """Padded batching: argmax_m Q(m) = max_tau [F(tau; L <= m) - g tau] - g v1 K m (concave in m).
-
-    The root of a supergradient, sum_k nu_k - g v1 K (:func:`_cap_multipliers`), with Q as its
-    primitive (tangent intersections at the kinks of Q, where m crosses a user's length).
-    """
-    u = pb.u
-    lmax = float(np.max(np.where(u.active, pb.caps, 0.0))) if u.K else 0.0
-    cache: dict[float, tuple[_Point, float, float]] = {}
-    w = g * pb.v1 * pb.K
-
-    def value(m: float):
-        pt = _deadline(pb, np.minimum(pb.caps, m), 0.0, g)
-        return pt, pt.resp.F - g * pt.tau - w * m
-
-    def solve_m(m: float):
-        hit = cache.get(m)
-        if hit is None:
-            pt, Q = value(m)
-            r = pt.resp
-            near = (r.L < m) & (r.L >= m * (1.0 - 1e-6)) & (r.L > 0)
-            # the deadline on a kink of F (F' jumps over g there, e.g. a user reaching the cap m
-            # with the whole band while the others are worth next to nothing): the band price,
-            # and with it nu = A' - lambda b_L, is then any point of an interval
-            kink = pt.tau > 0 and not abs(r.dF - g) <= 1e-6 * g
-            if (near.any() or kink) and m > 0:
-                # a user held at once by the cap and by the deadline (found to ~1e-9), or an
-                # unpriced band: the envelope does not split the multipliers; the left difference
-                # quotient of the concave Q does (an estimate of Q'(m-) to O(h))
-                h = 1e-6 * m
-                d = (Q - value(m - h)[1]) / h
-            else:
-                d = float(np.sum(_cap_multipliers(pb, pt, m, g))) - w
-            hit = cache[m] = (pt, Q, d)
-        return hit
-
-    def fun(x, idx):
-        _, Q, d = solve_m(float(x[0]))
-        return np.array([d]), None, np.array([Q])
-
-    if lmax <= 0:
-        pt, _, _ = solve_m(0.0)
-        return pt, 0.0
-    m0 = float(np.clip(m_guess if m_guess else 0.5 * lmax, 1e-9 * lmax, lmax))
-    rr = newton(fun, 1e-12 * lmax, lmax, m0, increasing=False, log=True, rtol=1e-13, lo_open=True, hi_open=True,
-                primitive=True)
-    x = float(rr.x[0])
-    if 0.0 < x <= lmax:
-        solve_m(x)
-    if rr.status[0] == NOT_BRACKETED and x < m0:
-        solve_m(0.0)  # Q falls from m ~ 0 on: no drafting is a candidate
-    best_m = max(cache, key=lambda mm: cache[mm][1])
-    return cache[best_m][0], best_m
-
-
-def _padded(pb: _Problem, g0: float, m_guess: float | None) -> tuple[_Point, float, float]:
-    """Padded batching, v1 > 0 (module docstring): Dinkelbach over g around :func:`_cap_search`."""
-    g = g0
-    best = None
-    m = m_guess
-    for _ in range(100):
-        pt, m_new = _cap_search(pb, g, m)
-        r = pt.resp
-        pt.g = r.N / (pt.tau + pb.c + pb.v1 * pb.K * m_new)
-        pt.mu = 0.0
-        if best is None or pt.g > best[0].g:
-            best = (pt, m_new)
-        if not pt.g > g * (1.0 + 4 * _EPS):
-            break
-        g, m = pt.g, m_new
-    pt, m = best
-    pt.g_final = g
-    return pt, g, m
-
-
-def _padded_joint(pb: _Problem, g0: float, m_guess: float | None, tau0: float | None):
-    """Padded batching, v1 > 0, the fast path: G**(m) maximised over the common cap m directly.
-
-    G**(m) is the plain problem with caps min(ell_k, m) and the constant c + v1 K m, solved by
-    :func:`_joint` (one response pass a step); it is quasi-concave in m with
-    dG**/dm = (sum_k nu_k - G v1 K) / D (the cap multipliers of :func:`_cap_multipliers`, or
-    the left difference quotient where they are not identified), so its maximiser is the one
-    sign change of that derivative (:func:`numerics.roots.newton`, G** as the primitive).
-    Where the joint step does not apply at some m (band to spare, no drafting), that G**(m)
-    comes from Dinkelbach's nested searches. Returns (point, g, m) or None.
-    """
-    u = pb.u
-    lmax = float(np.max(np.where(u.active, pb.caps, 0.0))) if u.K else 0.0
-    if lmax <= 0 or not tau0:
-        return None
-    w1 = pb.v1 * pb.K
-    cache: dict[float, tuple[_Point, float, float]] = {}
-    state = {"tau": tau0, "g": g0}
-
-    def plain(m: float) -> _Point:
-        capm = np.minimum(pb.caps, m)
-        c_m = pb.c + w1 * m
-        pt = _joint(pb, capm, c_m, 0.0, state["g"], state["tau"])
-        if pt is None:
-            pt, _ = _dinkelbach(pb, capm, c_m, 0.0, state["g"] * 0.5)
-        pt.mu = 0.0
-        if pt.tau > 0:
-            state["tau"] = pt.tau
-        return pt
-
-    def solve_m(m: float):
-        hit = cache.get(m)
-        if hit is None:
-            pt = plain(m)
-            G = pt.g
-            D = pt.tau + pb.c + w1 * m
-            r = pt.resp
-            near = (r.L < m) & (r.L >= m * (1.0 - 1e-6)) & (r.L > 0)
-            kink = pt.tau > 0 and not abs(r.dF - G) <= 1e-6 * G
-            if (near.any() or kink) and m > 0:
-                h = 1e-6 * m
-                d = (G - plain(m - h).g) / h
-            else:
-                d = (float(np.sum(_cap_multipliers(pb, pt, m, G))) - G * w1) / D
-            hit = cache[m] = (pt, G, d)
-        return hit
-
-    def fun(x, idx):
-        _, G, d = solve_m(float(x[0]))
-        return np.array([d]), None, np.array([G])
-
-    m0 = float(np.clip(m_guess if m_guess else 0.5 * lmax, 1e-9 * lmax, lmax))
-    rr = newton(fun, 1e-12 * lmax, lmax, m0, increasing=False, log=True, rtol=1e-13, lo_open=True, hi_open=True,
-                primitive=True)
-    x = float(rr.x[0])
-    if 0.0 < x <= lmax:
-        solve_m(x)
-    if rr.status[0] == NOT_BRACKETED and x < m0:
-        solve_m(0.0)
-    best_m = max(cache, key=lambda mm: cache[mm][1])
-    pt, G, _ = cache[best_m]
-    pt.g_final = G
-    return pt, G, best_m
-
-
-def _price_guess(pb: _Problem, tau: float, mu: float, L: np.ndarray, beta: np.ndarray) -> float | None:
+def _price_guess(pb: Problem, tau: float, mu: float, L: np.ndarray, beta: np.ndarray) -> float | None:
     """A band price from a feasible point (lengths L, shares beta filling the deadline tau): the
     median over the uploading users of the marginal value of band (A'(L) - mu) / b_L(L, tau)."""
     u = pb.u
@@ -466,7 +284,9 @@ def relax(users: Users, caps: np.ndarray, v0: float, v1: float, overhead: float,
     ``tau_guess`` and ``start`` = (L, beta): that point's deadline and its lengths and shares,
     the warm start of every search.
     """
-    pb = _Problem(users, caps, v0, v1, overhead, batching)
+    from .padded import cap_multipliers, padded_joint, padded_nested  # (padded builds on this module)
+
+    pb = Problem(users, caps, v0, v1, overhead, batching)
     pb.tau_warm = tau_guess
     if start is not None and tau_guess:
         L0, b0 = (np.asarray(x, dtype=np.float64) for x in start)
@@ -476,17 +296,17 @@ def relax(users: Users, caps: np.ndarray, v0: float, v1: float, overhead: float,
     if v1 == 0.0 or batching == "ragged":
         mode = "plain" if v1 == 0.0 else "dinkelbach"
         v1r = v1 if batching == "ragged" else 0.0
-        pt = _joint(pb, caps, pb.c, v1r, g0, tau_guess) if not users.piecewise else None
+        pt = joint(pb, caps, pb.c, v1r, g0, tau_guess) if not users.piecewise else None
         if pt is None or pt.g < g0:
-            pt, g = _dinkelbach(pb, caps, pb.c, v1r, g0)
+            pt, g = dinkelbach(pb, caps, pb.c, v1r, g0)
         else:
             g = pt.g
         m = None
     else:
         mode = "padded"
-        res = _padded_joint(pb, g0, m_guess, tau_guess) if not users.piecewise else None
+        res = padded_joint(pb, g0, m_guess, tau_guess) if not users.piecewise else None
         if res is None or not res[0].g >= g0:
-            res = _padded(pb, g0, m_guess)
+            res = padded_nested(pb, g0, m_guess)
         pt, g, m = res
     # ---- certificate (:func:`.certificate.certify`): valid for any token prices; these are tight
     c = pb.c
@@ -498,7 +318,7 @@ def relax(users: Users, caps: np.ndarray, v0: float, v1: float, overhead: float,
         n_max = float(np.max(caps)) if caps.size else 0.0
         r = pt.resp
         held = (r.L >= m * (1.0 - 1e-6)) & users.active & (caps > 0) if m and pt.tau > 0 else users.active & (caps > 0)
-        cands = [_cap_multipliers(pb, pt, m, pt.g)]
+        cands = [cap_multipliers(pb, pt, m, pt.g)]
         if pt.tau == 0.0:
             # no drafting: a first token of user k gains A'(0+) and costs at least G h_k, h_k its
             # per-token time with the whole band; the surplus prices the common cap
