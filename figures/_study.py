@@ -73,3 +73,35 @@ def by_users(study_result: SweepResult) -> SweepResult:
     if axes:
         raise ValueError(f"the study figures need n_users as the only axis, got also {list(axes)}")
     return study_result
+
+
+class NotApplicable(MissingInput):
+    """A study figure does not apply to this study (its methods, or its successful solves, do not
+    hold what the figure draws): the figure is skipped with a one-line note, not drawn empty.
+
+    A :class:`~figures._pipeline.MissingInput`, so :func:`figures._pipeline.render_all` skips it too.
+    """
+
+
+def methods(study_result: SweepResult) -> list[str]:
+    """The methods the study ran, in the study's order (the summary lists each one, solved or not)."""
+    s = study_result.summary
+    return list(dict.fromkeys(s.loc[s["kind"] == "goodput", "method"]))
+
+
+def require_gain(study_result: SweepResult, regimes) -> list[str]:
+    """The regimes of ``regimes`` the study ran, each with at least one other method to gain over.
+
+    Raises :class:`NotApplicable` when there is none (e.g. ``methods = ["equal-best"]``).
+    """
+    ran = methods(study_result)
+    have = [r for r in regimes if r in ran and len(ran) > 1]
+    if not have:
+        raise NotApplicable(f"needs an optimal regime ({' or '.join(regimes)}) and another method to compare it "
+                            f"with; the study ran {ran}")
+    return have
+
+
+def failed_note(n_failed: int) -> str:
+    """Title fragment saying how many solves failed and were left out (empty when none did)."""
+    return f"; {n_failed} failed solve{'s' if n_failed != 1 else ''} left out" if n_failed else ""

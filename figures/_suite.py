@@ -10,7 +10,7 @@ import numpy as np
 #: the preset every figure starts from (numerics/presets/scenarios.toml, cited sources)
 PRESET = "default"
 
-#: one style per method, in the order of MODEL.md section 3
+#: one style per method, in the order of docs/model.md section 3
 STYLE = {
     "autoregressive": dict(color="0.45", marker="x", ls=":", label="autoregressive (server only)"),
     "equal-fixed": dict(color="C7", marker="v", ls="--", label="equal band, L = 4"),

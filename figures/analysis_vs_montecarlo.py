@@ -1,6 +1,6 @@
 """(h) Analytic goodput against the Monte Carlo simulator, with and without fading.
 
-For every method of MODEL.md section 3 on the default preset, and for the two optima on the
+For every method of docs/model.md section 3 on the default preset, and for the two optima on the
 Shannon-rate preset with padded batching and on the position-dependent EAGLE-profile preset,
 the operating point is simulated by :func:`numerics.simulate` (per-token Bernoulli
 acceptance, seeded) for ``ROUNDS`` rounds, without fading and with Rayleigh block fading
@@ -34,8 +34,8 @@ CASES = (
 
 def data(rounds: int = ROUNDS, cases=CASES, seed: int = SEED) -> dict[str, np.ndarray]:
     """Rows (case, method, fading): ``analytic``, ``mc``, ``ci_low``, ``ci_high``, ``se``, ``truncated``, ``rounds``."""
-    rows: dict[str, list] = {k: [] for k in
-                             ("case", "method", "fading", "analytic", "mc", "ci_low", "ci_high", "se", "truncated", "rounds")}
+    columns = ("case", "method", "fading", "analytic", "mc", "ci_low", "ci_high", "se", "truncated", "rounds")
+    rows: dict[str, list] = {k: [] for k in columns}
     for label, name, overrides, methods in cases:
         s = Scenario.preset(name, **overrides)
         for m in methods:
@@ -61,11 +61,11 @@ def plot(table: dict):
 
     case, meth, fad = column(table, "case"), column(table, "method"), column(table, "fading")
     an, mc, lo, hi = (column(table, c) for c in ("analytic", "mc", "ci_low", "ci_high"))
-    labels = list(dict.fromkeys(f"{c}: {m}" for c, m in zip(case, meth)))
+    labels = list(dict.fromkeys(f"{c}: {m}" for c, m in zip(case, meth, strict=True)))
     fig, ax = plt.subplots(figsize=(7.2, 0.32 * len(labels) + 1.6))
     for f, color, name, dy in ((0, "C0", "no fading", -0.12), (1, "C3", "Rayleigh block fading", 0.12)):
         sel = fad == f
-        y = np.array([labels.index(f"{c}: {m}") for c, m in zip(case[sel], meth[sel])]) + dy
+        y = np.array([labels.index(f"{c}: {m}") for c, m in zip(case[sel], meth[sel], strict=True)]) + dy
         dev = 100 * (mc[sel] / an[sel] - 1)
         err = np.vstack([100 * (mc[sel] - lo[sel]) / an[sel], 100 * (hi[sel] - mc[sel]) / an[sel]])
         ax.errorbar(dev, y, xerr=err, fmt="o", ms=4, color=color, capsize=2, label=name)

@@ -12,7 +12,7 @@ sigma in [0, 1] then spreads one attribute over the users, with x_k evenly space
   (so that speed, channel and alpha are not aligned).
 
 Gain = G(regime) / G(equal-best) - 1 for the homogeneous (H1-H4) and heterogeneous (D1-D7)
-optima; equal-best is the heterogeneity-agnostic baseline of MODEL.md section 3. The largest
+optima; equal-best is the heterogeneity-agnostic baseline of docs/model.md section 3. The largest
 gain and its scenario are written on the figure. The tests check gains >= 0 and zero gain of
 the homogeneous regime at sigma = 0 for a spread of device or channel only.
 """
@@ -83,7 +83,7 @@ def plot(table: dict):
 
     fig, axes = plt.subplots(1, 2, figsize=(9.6, 4.0), sharey=True)
     kind, sp, reg, gain = (column(table, c) for c in ("kind", "spread", "regime", "gain"))
-    for ax, regime in zip(axes, ("homogeneous", "heterogeneous")):
+    for ax, regime in zip(axes, ("homogeneous", "heterogeneous"), strict=True):
         for i, k in enumerate(dict.fromkeys(kind.tolist())):
             m = (kind == k) & (reg == regime)
             ax.plot(sp[m], 100 * gain[m], "-o", ms=3, color=f"C{i}", label=k)

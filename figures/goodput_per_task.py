@@ -65,11 +65,11 @@ def plot(table: dict):
     import matplotlib.pyplot as plt
 
     pair, task, alpha, meth, G = (column(table, c) for c in ("pair", "task", "alpha", "method", "goodput"))
-    groups = list(dict.fromkeys(f"{p}: {t} (alpha {a:.2f})" for p, t, a in zip(pair, task, alpha)))
+    groups = list(dict.fromkeys(f"{p}: {t} (alpha {a:.2f})" for p, t, a in zip(pair, task, alpha, strict=True)))
     methods = list(dict.fromkeys(meth.tolist()))
     fig, ax = plt.subplots(figsize=(7.6, 0.42 * len(groups) + 2.2))
     h = 0.8 / len(methods)
-    gi = np.array([groups.index(f"{p}: {t} (alpha {a:.2f})") for p, t, a in zip(pair, task, alpha)])
+    gi = np.array([groups.index(f"{p}: {t} (alpha {a:.2f})") for p, t, a in zip(pair, task, alpha, strict=True)])
     for j, m in enumerate(methods):
         sel = meth == m
         ax.barh(gi[sel] + (j - (len(methods) - 1) / 2) * h, G[sel], height=h, color=STYLE[m]["color"],

@@ -3,7 +3,7 @@
 For each K the default preset (:mod:`numerics.presets`) is cycled to K users. The band
 shares are the H2 equal-finish allocation at L = 1, which by H1 is the best allocation for
 every common L; the curve is then G_H(L) = sum_k A(alpha_k, L) / (L theta* + T_v(K(L+1)) + T_o)
-(MODEL.md H4), evaluated by :func:`numerics.goodput` at every L in 1..max_draft. The marked
+(docs/model.md H4), evaluated by :func:`numerics.goodput` at every L in 1..max_draft. The marked
 point is the draft length that :func:`numerics.solve_homogeneous` returns: the tests check that
 it is the maximum of its curve.
 """

@@ -1,7 +1,7 @@
 """(e) Sum goodput against the number of users K, for every baseline and both regimes.
 
 The default preset's users are cycled to K users (same band, same server). Methods: the six
-of MODEL.md section 3 (:data:`numerics.BASELINES`), each evaluated by
+of docs/model.md section 3 (:data:`numerics.BASELINES`), each evaluated by
 :func:`numerics.baseline`. The tests check the orderings that hold by construction
 (each optimum is at least the baselines its problem contains).
 """

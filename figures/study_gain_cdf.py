@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._study import by_users, result
+from ._study import NotApplicable, by_users, require_gain, result
 from ._suite import STYLE, as_table, column
 
 NAME = "study_gain_cdf"
@@ -24,13 +24,17 @@ def data(study=None) -> dict[str, np.ndarray]:
 
     ``study``: None (the shipped study file), a ``numerics.sweep.Study``, or a ``SweepResult``
     (e.g. of a ``multispin sweep`` run) drawn as it is.
+
+    Raises :class:`figures._study.NotApplicable` when the study ran no optimal regime and another
+    method, or no drop in which both solved.
     """
     res = by_users(result(study))
+    regimes = require_gain(res, REGIMES)
     r = res.results[res.results["status"] == "ok"]
     methods = list(dict.fromkeys(r["method"]))
     rows: dict[str, list] = {k: [] for k in ("regime", "baseline", "K", "drop", "gain")}
     G = r.pivot_table(index=["n_users", "drop"], columns="method", values="goodput", aggfunc="first")
-    for regime in (m for m in REGIMES if m in methods):
+    for regime in (m for m in regimes if m in methods):
         for b in (m for m in methods if m != regime):
             both = G[[regime, b]].dropna()
             both = both[both[b] > 0]
@@ -42,6 +46,8 @@ def data(study=None) -> dict[str, np.ndarray]:
                 rows["K"].append(int(g.index[i][0]))
                 rows["drop"].append(int(g.index[i][1]))
                 rows["gain"].append(float(g.iloc[i]))
+    if not rows["gain"]:
+        raise NotApplicable(f"no drop in which {' or '.join(regimes)} and another method both solved")
     return as_table(rows)
 
 

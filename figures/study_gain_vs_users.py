@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._study import by_users, result
+from ._study import by_users, require_gain, result
 from ._suite import STYLE, as_table, column
 
 NAME = "study_gain_vs_users"
@@ -25,11 +25,17 @@ def data(study=None) -> dict[str, np.ndarray]:
     """Rows (K, regime, baseline): ``mean``, ``ci_low``, ``ci_high``, ``median`` gain and ``n`` drops.
 
     ``study``: None (the shipped study file), a ``numerics.sweep.Study``, or a ``SweepResult``
-    (e.g. of a ``multispin sweep`` run) drawn as it is.
+    (e.g. of a ``multispin sweep`` run) drawn as it is. ``n_failed``: drops left out because the
+    regime or the baseline failed on them.
+
+    Raises :class:`figures._study.NotApplicable` when the study ran no optimal regime, or no other
+    method to compare it with.
     """
     res = by_users(result(study))
-    s = res.summary[res.summary["kind"] == "gain"]
-    rows: dict[str, list] = {k: [] for k in ("K", "regime", "baseline", "mean", "ci_low", "ci_high", "median", "n")}
+    regimes = require_gain(res, REGIMES)
+    s = res.summary[(res.summary["kind"] == "gain") & res.summary["method"].isin(regimes)]
+    rows: dict[str, list] = {k: [] for k in ("K", "regime", "baseline", "mean", "ci_low", "ci_high", "median", "n",
+                                             "n_failed")}
     for _, r in s.iterrows():
         rows["K"].append(int(r["n_users"]))
         rows["regime"].append(r["method"])
@@ -37,6 +43,7 @@ def data(study=None) -> dict[str, np.ndarray]:
         for k in ("mean", "ci_low", "ci_high", "median"):
             rows[k].append(float(r[k]))
         rows["n"].append(int(r["n"]))
+        rows["n_failed"].append(int(r["n_failed"]))
     return as_table(rows)
 
 
@@ -62,7 +69,9 @@ def plot(table: dict):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("mean gain per drop [%] (95% interval)")
-    n = int(np.max(column(table, "n")))
-    fig.suptitle(f"Gain over the baselines, random drops in a cell ({n} drops per point)", fontsize=10)
+    n = column(table, "n")
+    drops = f"{int(n.max())}" if n.min() == n.max() else f"{int(n.min())} to {int(n.max())}"
+    failed = " after failed solves left out" if np.any(column(table, "n_failed") > 0) else ""
+    fig.suptitle(f"Gain over the baselines, random drops in a cell ({drops} drops per point{failed})", fontsize=10)
     fig.tight_layout()
     return fig

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._study import by_users, result
+from ._study import NotApplicable, by_users, methods, result
 from ._suite import STYLE, as_table, column
 
 NAME = "study_zero_draft"
@@ -23,24 +23,40 @@ def data(study=None) -> dict[str, np.ndarray]:
     """Rows (K, method): ``share`` of drops with some L_k = 0, ``ci_low``, ``ci_high`` (Wilson 95%), ``n``.
 
     ``study``: None (the shipped study file), a ``numerics.sweep.Study``, or a ``SweepResult``
-    (e.g. of a ``multispin sweep`` run) drawn as it is.
+    (e.g. of a ``multispin sweep`` run) drawn as it is. ``n``: drops the method solved; ``n_failed``:
+    drops it failed on (left out; a point where it failed on every drop has no share).
+
+    Raises :class:`figures._study.NotApplicable` when the study ran neither per-user-length method,
+    or they never solved.
     """
     from scipy.stats import binomtest
 
     res = by_users(result(study))
-    r = res.results[(res.results["status"] == "ok") & res.results["method"].isin(METHODS)]
-    rows: dict[str, list] = {k: [] for k in ("K", "method", "share", "ci_low", "ci_high", "n", "drops_with_zero")}
+    ran = [m for m in METHODS if m in methods(res)]
+    if not ran:
+        raise NotApplicable(f"needs a per-user-length method ({' or '.join(METHODS)}); the study ran {methods(res)}")
+    r = res.results[res.results["method"].isin(ran)]
+    if not (r["status"] == "ok").any():
+        raise NotApplicable(f"{' and '.join(ran)} failed on every drop")
+    rows: dict[str, list] = {k: [] for k in ("K", "method", "share", "ci_low", "ci_high", "n", "drops_with_zero",
+                                             "n_failed")}
     for (K, m), grp in r.groupby(["n_users", "method"], sort=True):
-        n = len(grp)
-        k = int((grp["zero_draft_users"] > 0).sum())
-        ci = binomtest(k, n).proportion_ci(0.95, method="wilson")
+        ok = grp[grp["status"] == "ok"]
+        n = len(ok)
+        k = int((ok["zero_draft_users"] > 0).sum())
+        if n:
+            ci = binomtest(k, n).proportion_ci(0.95, method="wilson")
+            share, low, high = k / n, float(ci.low), float(ci.high)
+        else:  # failed on every drop of this K: no share to estimate
+            share = low = high = float("nan")
         rows["K"].append(int(K))
         rows["method"].append(m)
-        rows["share"].append(k / n)
-        rows["ci_low"].append(float(ci.low))
-        rows["ci_high"].append(float(ci.high))
+        rows["share"].append(share)
+        rows["ci_low"].append(low)
+        rows["ci_high"].append(high)
         rows["n"].append(n)
         rows["drops_with_zero"].append(k)
+        rows["n_failed"].append(len(grp) - n)
     return as_table(rows)
 
 
@@ -61,9 +77,10 @@ def plot(table: dict):
     ax.set_ylim(-2, 102)
     ax.set_xlabel("number of users $K$")
     ax.set_ylabel("drops with some user at $L_k = 0$ [%]")
-    n = int(np.max(column(table, "n")))
-    ax.set_title(f"Users left to the server, random drops in a cell ({n} drops per K)",
-                 fontsize=10)
+    n = column(table, "n")
+    drops = f"{int(n.max())}" if n.min() == n.max() else f"{int(n.min())} to {int(n.max())}"
+    failed = " after failed solves left out" if np.any(column(table, "n_failed") > 0) else ""
+    ax.set_title(f"Users left to the server, random drops in a cell ({drops} drops per K{failed})", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

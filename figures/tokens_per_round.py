@@ -1,4 +1,4 @@
-"""Tokens per round against draft length, analysis and Monte Carlo (MODEL.md sec. 2).
+"""Tokens per round against draft length, analysis and Monte Carlo (docs/model.md sec. 2).
 
 Curves: A(alpha, L) = (1 - alpha^(L+1)) / (1 - alpha) (:func:`numerics.expected_tokens`) for
 alpha in {0.6, 0.7, 0.8, 0.9}, the range of measured acceptance rates in Leviathan et al.

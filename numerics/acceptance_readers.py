@@ -11,7 +11,12 @@ vLLM names (V1 engine). The counters and their labels are those of vLLM's source
   ``SpecDecodingStats.observe_draft`` adds 1 to every position < num_accepted_tokens of a draft,
   so the position-i counter counts the drafts with N >= i + 1 (our a_{i+1});
 - ``vllm/v1/metrics/loggers.py`` (class ``PrometheusStatLogger``) passes
-  ``labelnames = ["model_name", "engine"]``.
+  ``labelnames = ["model_name", "engine"]``;
+- ``vllm/v1/core/sched/scheduler.py`` (``Scheduler.update_from_output`` and
+  ``make_spec_decoding_stats``, read at commit 00024d314514900f361ad072af6931e403b7f589) records
+  a draft for every request that had scheduled draft tokens, after subtracting its invalid
+  (unfilled placeholder) tokens: drafts vary in length, and an empty draft can be counted. Hence
+  ``min_draft_length`` = 0 by default (:func:`numerics.acceptance.position_counts`).
 
 The Prometheus client appends ``_total`` to a counter's samples (``..._num_drafts_total``) and may
 add ``_created`` samples; in its OpenMetrics output recent versions escape the colon of the metric
@@ -30,7 +35,14 @@ lines starting with ``#`` are comments.
 
 Users. ``per_user=LABEL`` groups the series (or CSV rows) by the value of that label (column);
 series with the same value are summed (e.g. several engines of one user). Without it every
-series is summed into one user labelled ``all``.
+series is summed into one user labelled ``all``. A series that appears twice (the same label
+set, e.g. two scrapes appended to one file) is refused: counters are cumulative, so summing or
+keeping either would be a guess.
+
+Limits: counts up to :data:`numerics.acceptance.MAX_COUNT` (2^53 - 1), draft lengths and
+positions up to :data:`numerics.validation.MAX_DRAFT`, files up to
+:data:`numerics.validation.MAX_FILE_BYTES`; a JSON file nested deeper than Python's parser
+allows is refused as bad input.
 """
 
 from __future__ import annotations
@@ -45,8 +57,9 @@ from typing import Any
 
 import numpy as np
 
-from .acceptance import AcceptanceCounts, position_counts, record_counts
+from .acceptance import MAX_COUNT, AcceptanceCounts, position_counts, record_counts
 from .scenario import read_text
+from .validation import MAX_DRAFT, fmt
 
 __all__ = [
     "FORMATS",
@@ -99,10 +112,13 @@ class SpecDecodeCounters:
 
 
 def _count(where: str, value: Any) -> int:
-    """A counter value as an int (counters are floats in Prometheus; they must be whole)."""
+    """A counter value as an int (counters are floats in Prometheus; they must be whole and <= MAX_COUNT)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or value < 0 or value != math.floor(value):
         raise ValueError(f"{where} must be a non-negative integer count, got {value!r}")
+    if value > MAX_COUNT:
+        raise ValueError(f"{where} must be <= {MAX_COUNT} (2^53 - 1: counts above it are not exact in float64; "
+                         f"limit numerics.acceptance.MAX_COUNT), got {value!r}")
     return int(value)
 
 
@@ -151,8 +167,15 @@ def parse_prometheus(text: str, source: str = "prometheus text") -> list[SpecDec
                 if pos is None or not pos.isdigit():
                     raise ValueError(f"{where}: label {POSITION_LABEL!r} must be a draft position 0, 1, ..., "
                                      f"got {pos!r}")
+                if int(pos) >= MAX_DRAFT:
+                    raise ValueError(f"{where}: label {POSITION_LABEL!r} must be < {MAX_DRAFT} (a draft length; "
+                                     f"limit numerics.validation.MAX_DRAFT), got {pos!r}")
+                if int(pos) in entry["pos"]:
+                    raise ValueError(f"{where} appears twice (two scrapes in one file?); keep one exposition per file")
                 entry["pos"][int(pos)] = value
             else:
+                if field in entry:
+                    raise ValueError(f"{where} appears twice (two scrapes in one file?); keep one exposition per file")
                 entry[field] = value
     if not any("num_drafts" in e for e in found.values()):
         raise ValueError(f"{source}: no {VLLM_COUNTERS['num_drafts']} series (is speculative decoding enabled?)")
@@ -195,6 +218,8 @@ def read_counters_json(path: str | Path) -> list[SpecDecodeCounters]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: JSON syntax error: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply to be a counters file") from None
     series = data.get("series") if isinstance(data, dict) else None
     if not isinstance(series, list) or not series:
         raise ValueError(f"{path}: expected an object with a non-empty list 'series', got {type(data).__name__}")
@@ -208,13 +233,16 @@ def read_counters_json(path: str | Path) -> list[SpecDecodeCounters]:
             raise ValueError(f"{where}: unknown field {unknown[0]!r}; known: {['labels', *VLLM_COUNTERS]}")
         labels = s.get("labels", {})
         if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
-            raise ValueError(f"{where}.labels must map label names to strings, got {labels!r}")
+            raise ValueError(f"{where}.labels must map label names to strings, got {fmt(labels)}")
         for req in ("num_drafts", "num_accepted_tokens_per_pos"):
             if req not in s:
                 raise ValueError(f"{where}: field {req!r} is required")
         per_pos = s["num_accepted_tokens_per_pos"]
         if not isinstance(per_pos, list) or not per_pos:
-            raise ValueError(f"{where}.num_accepted_tokens_per_pos must be a non-empty list, got {per_pos!r}")
+            raise ValueError(f"{where}.num_accepted_tokens_per_pos must be a non-empty list, got {fmt(per_pos)}")
+        if len(per_pos) > MAX_DRAFT:
+            raise ValueError(f"{where}.num_accepted_tokens_per_pos must have at most {MAX_DRAFT} positions (a draft "
+                             f"length; limit numerics.validation.MAX_DRAFT), got {len(per_pos)}")
         out.append(SpecDecodeCounters(
             labels=dict(labels),
             num_drafts=_count(f"{where}.num_drafts", s["num_drafts"]),
@@ -257,6 +285,9 @@ def read_records_csv(path: str | Path, per_user: str | None = None) -> dict[str,
             except ValueError:
                 raise ValueError(f"{path}: line {line}: {col} must be an integer >= 0, got {raw!r}") from None
             vals.append(_count(f"{path}: line {line}: {col}", v))
+        if vals[0] > MAX_DRAFT:
+            raise ValueError(f"{path}: line {line}: draft_length must be <= {MAX_DRAFT} (limit "
+                             f"numerics.validation.MAX_DRAFT), got {vals[0]}")
         user = POOLED if per_user is None else (row.get(per_user) or "").strip()
         Ls, Ns = groups.setdefault(user, ([], []))
         Ls.append(vals[0])
@@ -274,18 +305,25 @@ def read_records_csv(path: str | Path, per_user: str | None = None) -> dict[str,
 
 # ------------------------------------------------------------------------ grouping
 def counters_to_counts(series: Iterable[SpecDecodeCounters], per_user: str | None = None,
-                       source: str = "counters") -> dict[str, AcceptanceCounts]:
+                       source: str = "counters", min_draft_length: int = 0) -> dict[str, AcceptanceCounts]:
     """Sum the series of each user (value of label ``per_user``; all series when None) and
-    check them (:func:`numerics.acceptance.position_counts`).
+    check them (:func:`numerics.acceptance.position_counts`, with ``min_draft_length``).
 
     Raises
     ------
     ValueError
-        A series without the ``per_user`` label; series of one user with different numbers of
-        positions; what ``position_counts`` rejects (named with the user).
+        A series whose label set appears twice (named); a series without the ``per_user``
+        label; series of one user with different numbers of positions; what ``position_counts``
+        rejects (named with the user).
     """
     groups: dict[str, list[SpecDecodeCounters]] = {}
+    seen: set[tuple[tuple[str, str], ...]] = set()
     for s in series:
+        key = tuple(sorted(s.labels.items()))
+        if key in seen:
+            raise ValueError(f"{source}: series {s.labels} appears twice (two scrapes in one file?); counters are "
+                             "cumulative: keep one value per series")
+        seen.add(key)
         if per_user is not None and per_user not in s.labels:
             raise ValueError(f"{source}: series {s.labels} has no label {per_user!r} (--per-user)")
         groups.setdefault(POOLED if per_user is None else s.labels[per_user], []).append(s)
@@ -302,7 +340,7 @@ def counters_to_counts(series: Iterable[SpecDecodeCounters], per_user: str | Non
         T = None if None in tokens else sum(t for t in tokens if t is not None)
         S = None if None in accepted else sum(x for x in accepted if x is not None)
         try:
-            out[user] = position_counts(D, a, draft_tokens=T, accepted_tokens=S)
+            out[user] = position_counts(D, a, draft_tokens=T, accepted_tokens=S, min_draft_length=min_draft_length)
         except ValueError as exc:
             raise ValueError(f"{source}: user {user!r}: {exc}") from None
     return out
@@ -321,9 +359,11 @@ def _format(path: Path, fmt: str | None) -> str:
     return "prometheus"  # .prom, .txt, a bare /metrics dump
 
 
-def read_counts(path: str | Path, per_user: str | None = None, fmt: str | None = None) -> dict[str, AcceptanceCounts]:
+def read_counts(path: str | Path, per_user: str | None = None, fmt: str | None = None,
+                min_draft_length: int = 0) -> dict[str, AcceptanceCounts]:
     """Per-user counts of a log file: Prometheus text (default, e.g. ``.prom``), ``.json``
-    counters or ``.csv`` records (``fmt`` overrides the suffix).
+    counters or ``.csv`` records (``fmt`` overrides the suffix); ``min_draft_length`` is passed
+    to :func:`numerics.acceptance.position_counts` for counters (records give every length).
 
     Raises
     ------
@@ -335,4 +375,4 @@ def read_counts(path: str | Path, per_user: str | None = None, fmt: str | None =
     if kind == "csv":
         return read_records_csv(p, per_user)
     series = read_prometheus(p) if kind == "prometheus" else read_counters_json(p)
-    return counters_to_counts(series, per_user, source=str(p))
+    return counters_to_counts(series, per_user, source=str(p), min_draft_length=min_draft_length)

@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     study = load_study(args.study)
     res = run_sweep(study, args.out, workers=args.workers, scheduler=args.scheduler, drops=args.drops)
     n_fail = len(res.failures)
+    if not args.no_figures:  # before the report on stdout: a reader closing the pipe early loses no figure
+        n = render_figures(res, res.out_dir / "figures")
     print(f"study {study.name}: {res.results['drop'].nunique()} drops x {study.n_points} axis points x "
           f"{len(study.methods)} methods = {len(res.results)} solves ({res.computed_chunks} chunks computed, "
           f"{res.skipped_chunks} resumed) in {res.seconds:.1f} s; {n_fail} failed (failures.csv)")
@@ -61,30 +63,62 @@ def run(args: argparse.Namespace) -> int:
               f"p95 {100 * r['p95_gain']:+7.1f} %  best mean {100 * r['best_mean_gain']:+7.1f} % "
               f"at {r['best_mean_setting']}")
     if not args.no_figures:
-        n = render_figures(res, res.out_dir / "figures")
         print(f"wrote {n} study figures (PNG, PDF, CSV) to {res.out_dir / 'figures'}")
     return 0
 
 
-def render_figures(res: Any, out_dir: Any) -> int:
+def render_figures(res: Any, out_dir: Any, note: Any = None) -> int:
     """Render the study figures of a sweep result into ``out_dir`` (a sub-folder per value of the
     axes other than the number of users); returns the number of figures written.
 
+    A figure that does not apply to the study (:class:`figures._study.NotApplicable`: e.g. no
+    optimal regime among its methods) is skipped with a one-line note, ``note(line)`` (default:
+    stderr). Any other failure of a figure is an internal error (``RuntimeError`` naming the
+    figure, exit 1), never reported as bad input.
+
     The command line is the one place of ``numerics`` that may import ``figures`` (entry point).
     """
-    import types
+    import sys
     from pathlib import Path
 
     from figures import study_gain_cdf, study_gain_vs_users, study_zero_draft
     from figures._pipeline import render
-    from figures._study import subsets
+    from figures._study import NotApplicable, subsets
 
+    say = note or (lambda line: print(line, file=sys.stderr))
     n = 0
     for values, part in subsets(res):
-        sub = Path(out_dir).joinpath(*(f"{k}={v}" for k, v in values.items()))
+        sub = Path(out_dir).joinpath(*(folder_name(k, v) for k, v in values.items()))
+        where = f" ({', '.join(f'{k}={v}' for k, v in values.items())})" if values else ""
         for mod in (study_gain_vs_users, study_gain_cdf, study_zero_draft):
-            # the pipeline's render() with this result as the figure's data
-            view = types.SimpleNamespace(NAME=mod.NAME, data=lambda mod=mod, part=part: mod.data(part), plot=mod.plot)
-            render(view, sub)
+            try:
+                render(mod, sub, mod.data(part))
+            except NotApplicable as exc:
+                say(f"multispin sweep: skipped figure {mod.NAME}{where}: {exc}")
+                continue
+            except OSError:  # writing into the user's --out folder: the guard reports the path (exit 2)
+                raise
+            except Exception as exc:
+                raise RuntimeError(f"figure {mod.NAME}{where} failed: {type(exc).__name__}: {exc}") from exc
             n += 1
     return n
+
+
+def folder_name(axis: str, value: Any) -> str:
+    """The figure folder of one axis value: ``axis=value`` when that is a plain file name, else the
+    value reduced to safe characters plus 8 hex digits of its SHA-256 (distinct values never share a
+    folder; a JSON value such as a task mix never nests folders through its ``/``).
+
+    >>> folder_name("bandwidth_hz", 1400000.0)
+    'bandwidth_hz=1400000.0'
+    >>> folder_name("tasks", '[{"acceptance": "a/b"}]')
+    'tasks=acceptance_a_b-d465112c'
+    """
+    import hashlib
+    import re
+
+    text = str(value)
+    if re.fullmatch(r"[A-Za-z0-9._+-]{1,80}", text):
+        return f"{axis}={text}"
+    safe = re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("_.")[:60]
+    return f"{axis}={safe}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"

@@ -243,8 +243,9 @@ class Drop:
 
     Attributes
     ----------
-    entropy, spawn_key : int, tuple
-        The drop's ``numpy.random.SeedSequence`` (user k draws from spawn key ``spawn_key + (k,)``).
+    entropy, spawn_key : int or tuple of int, tuple of int
+        The drop's ``numpy.random.SeedSequence`` (user k draws from spawn key ``spawn_key + (k,)``);
+        ``entropy`` is a tuple when the seed sequence was built from a sequence of integers.
     x_m, y_m, distance_m : ndarray
         Position relative to the BS and 2-D distance [m].
     los : ndarray of bool
@@ -263,7 +264,7 @@ class Drop:
         The band over which the SNR is computed.
     """
 
-    entropy: int
+    entropy: int | tuple[int, ...]
     spawn_key: tuple[int, ...]
     x_m: np.ndarray
     y_m: np.ndarray
@@ -359,20 +360,23 @@ class DropModel:
             "noise_density_dbm_hz": const["physics"]["noise_density_dbm_hz"],
             "noise_figure_db": link["bs_noise_figure_db"],
         }
+        got: dict[str, float] = {}
         for name, default in defaults.items():
             v = getattr(self, name)
-            set_(name, float(default) if v is None else _finite(name, v))
+            got[name] = float(default) if v is None else _finite(name, v)
+            set_(name, got[name])
         set_("snr_gap_db", _finite("snr_gap_db", self.snr_gap_db))
+        r0, R = got["min_distance_m"], got["cell_radius_m"]
         lo = min(e["min_distance_m"] for e in const["environments"].values())  # 10 m: the table's lower end
-        if self.min_distance_m < lo:
-            raise ValueError(f"min_distance_m must be >= {lo:g} m (TR 38.901 range), got {self.min_distance_m!r}")
-        if not self.min_distance_m < self.cell_radius_m <= env["max_distance_m"]:
-            raise ValueError(f"cell_radius_m must be in (min_distance_m={self.min_distance_m:g}, "
-                             f"{env['max_distance_m']:g}] m, got {self.cell_radius_m!r}")
-        if not _CARRIER_RANGE_HZ[0] <= self.carrier_hz <= _CARRIER_RANGE_HZ[1]:
-            raise ValueError(f"carrier_hz must be in [0.5e9, 100e9] Hz (TR 38.901 range), got {self.carrier_hz!r}")
-        if not _UE_HEIGHT_RANGE_M[0] <= self.ue_height_m < _UE_HEIGHT_RANGE_M[1]:
-            raise ValueError(f"ue_height_m must be in [1.5, 13) m, got {self.ue_height_m!r}")
+        if r0 < lo:
+            raise ValueError(f"min_distance_m must be >= {lo:g} m (TR 38.901 range), got {r0!r}")
+        if not r0 < R <= env["max_distance_m"]:
+            raise ValueError(f"cell_radius_m must be in (min_distance_m={r0:g}, "
+                             f"{env['max_distance_m']:g}] m, got {R!r}")
+        if not _CARRIER_RANGE_HZ[0] <= got["carrier_hz"] <= _CARRIER_RANGE_HZ[1]:
+            raise ValueError(f"carrier_hz must be in [0.5e9, 100e9] Hz (TR 38.901 range), got {got['carrier_hz']!r}")
+        if not _UE_HEIGHT_RANGE_M[0] <= got["ue_height_m"] < _UE_HEIGHT_RANGE_M[1]:
+            raise ValueError(f"ue_height_m must be in [1.5, 13) m, got {got['ue_height_m']!r}")
         for name in ("noise_figure_db", "snr_gap_db"):
             as_float(name, getattr(self, name), low=0.0)
         spec = _presets.preset_spec(self.preset)
@@ -414,20 +418,25 @@ class DropModel:
     # ------------------------------------------------------------------ drawing
     def noise_dbm(self, bandwidth_hz: float) -> float:
         """Noise power over the band [dBm]."""
-        return noise_power_dbm(bandwidth_hz, self.noise_figure_db, self.noise_density_dbm_hz)
+        nf, n0 = self.noise_figure_db, self.noise_density_dbm_hz
+        assert nf is not None and n0 is not None  # resolved in __post_init__ (narrows the type for mypy)
+        return noise_power_dbm(bandwidth_hz, nf, n0)
 
     def _user(self, rng: np.random.Generator, noise_dbm: float) -> dict[str, Any]:
         env = _env(self.environment)
         u_dev, u_task = rng.random(2)
-        r0, R = self.min_distance_m, self.cell_radius_m
+        r0, R, fc, h_ut, p_ue = (self.min_distance_m, self.cell_radius_m, self.carrier_hz, self.ue_height_m,
+                                 self.ue_power_dbm)
+        # resolved in __post_init__ (narrows the types for mypy)
+        assert r0 is not None and R is not None and fc is not None and h_ut is not None and p_ue is not None
         for redraws in range(MAX_REDRAWS):
             u_r, u_phi, u_los = rng.random(3)
             z = rng.standard_normal()
             d = math.sqrt(r0 * r0 + u_r * (R * R - r0 * r0))
             los = bool(u_los < float(los_probability(self.environment, d)))
             sf = (env["shadowing_los_db"] if los else env["shadowing_nlos_db"]) * z
-            pl = float(pathloss_db(self.environment, d, los, self.carrier_hz, self.ue_height_m)) + sf
-            snr_db = self.ue_power_dbm - pl - noise_dbm
+            pl = float(pathloss_db(self.environment, d, los, fc, h_ut)) + sf
+            snr_db = p_ue - pl - noise_dbm
             if cqi_from_snr(snr_db, self.snr_gap_db) >= 1:
                 phi = 2.0 * math.pi * u_phi
                 return dict(x_m=d * math.cos(phi), y_m=d * math.sin(phi), distance_m=d, los=los, shadowing_db=sf,
@@ -476,7 +485,11 @@ class DropModel:
         devs = [self._pick(u["u_dev"], self.devices) for u in users]
         tasks = [self._pick(u["u_task"], self.tasks)[0] for u in users]
         snr_db = col("snr_db")
-        return Drop(entropy=int(ss.entropy), spawn_key=tuple(int(k) for k in ss.spawn_key), x_m=col("x_m"),
+        # a seed sequence built from a sequence of integers keeps it (the drop is rebuilt from it)
+        ent = ss.entropy
+        assert ent is not None  # SeedSequence() draws fresh entropy when given none
+        entropy = int(ent) if isinstance(ent, (int, np.integer)) else tuple(int(e) for e in ent)
+        return Drop(entropy=entropy, spawn_key=tuple(int(k) for k in ss.spawn_key), x_m=col("x_m"),
                     y_m=col("y_m"), distance_m=col("distance_m"), los=col("los", bool),
                     shadowing_db=col("shadowing_db"), pathloss_db=col("pathloss_db"), snr_db=snr_db,
                     cqi=cqi_from_snr(snr_db, self.snr_gap_db),

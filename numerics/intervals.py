@@ -22,8 +22,11 @@ n rounds all at x_hi (no rejection seen), Y constant: -log R = n log((x_hi - x_l
 the mean mu, so the interval reaches down to x_hi - (x_hi - x_lo)(1 - e^{-q/(2n)}), q the chi^2_1
 quantile; it never has zero width unless the support is a single point (then G is known exactly).
 The interval is {G : -2 log R(G) <= chi^2_{1, confidence}} (Wilks), found by bracketing and
-``scipy.optimize.brentq`` on each side of G^ = sum X / sum Y. scipy.stats has no interval for this
-problem (``scipy.stats.bootstrap`` degenerates on a constant sample as the delta method does).
+``scipy.optimize.brentq`` on each side of G^ = sum X / sum Y. The chi^2 calibration is
+asymptotic: with few distinct outcomes (rare rejections) the coverage is governed by their
+discreteness and stays at or above the level there (:mod:`numerics.simulate`, "Coverage").
+scipy.stats has no interval for this problem (``scipy.stats.bootstrap`` degenerates on a
+constant sample as the delta method does).
 
 The inner maximisation is a safeguarded Newton iteration on the decreasing derivative
 sum w z / (1 + lambda z); repeated pairs are merged with weights (without fading X takes few
@@ -37,6 +40,8 @@ from statistics import NormalDist
 
 import numpy as np
 from scipy import optimize
+
+from .validation import as_float_array, check_range
 
 __all__ = ["log_likelihood_ratio", "ratio_interval"]
 
@@ -106,7 +111,7 @@ def log_likelihood_ratio(G: float, x: np.ndarray, y: np.ndarray, w: np.ndarray,
 
 
 def ratio_interval(x, y, x_bounds: tuple[float, float], y_bounds: tuple[float, float],
-                   confidence: float = 0.95) -> tuple[float, float, float]:
+                   confidence: float = 0.95, weights=None) -> tuple[float, float, float]:
     """Estimate and empirical-likelihood interval of E[X] / E[Y] (module docstring).
 
     Parameters
@@ -117,6 +122,9 @@ def ratio_interval(x, y, x_bounds: tuple[float, float], y_bounds: tuple[float, f
         Known support bounds: x_lo <= every possible X <= x_hi, 0 <= y_lo <= Y <= y_hi, y_hi > 0
         (bounds of the distribution, not of the sample; a sample value outside raises).
     confidence : float in (0, 1)
+    weights : array_like (n,), optional
+        How many rounds each pair stands for (counts, finite and >= 0, not all 0): the sample
+        with pair r repeated weights[r] times, without building it (default: 1 each).
 
     Returns
     -------
@@ -126,7 +134,7 @@ def ratio_interval(x, y, x_bounds: tuple[float, float], y_bounds: tuple[float, f
     ------
     ValueError
         Empty or mismatched samples, non-finite values, bad bounds, a sample outside its bounds,
-        confidence outside (0, 1).
+        confidence outside (0, 1), weights of another length, negative, non-finite or all 0.
 
     Examples
     --------
@@ -149,12 +157,23 @@ def ratio_interval(x, y, x_bounds: tuple[float, float], y_bounds: tuple[float, f
                          f" y in [{ys.min()!r}, {ys.max()!r}] vs {y_bounds!r}")
     if not (isinstance(confidence, (int, float)) and 0.0 < confidence < 1.0):
         raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
+    if weights is None:
+        ws = np.ones(xs.size)
+    else:
+        ws = as_float_array("weights", weights, (1,))
+        if ws.shape != xs.shape:
+            raise ValueError(f"weights must have one entry per pair ({xs.size}), got {ws.size}")
+        check_range("weights", ws, low=0.0)
+        if not ws.sum() > 0.0:
+            raise ValueError("weights must not all be 0")
 
-    pairs, w = np.unique(np.stack([xs, ys], axis=1), axis=0, return_counts=True)
-    px, py, w = pairs[:, 0], pairs[:, 1], w.astype(np.float64)
+    pairs, inverse = np.unique(np.stack([xs, ys], axis=1), axis=0, return_inverse=True)
+    w = np.bincount(inverse.ravel(), weights=ws, minlength=pairs.shape[0])
+    keep = w > 0.0  # pairs of weight 0 are not in the sample
+    px, py, w = pairs[keep, 0], pairs[keep, 1], w[keep]
     g_min, g_max = xl / yh, (xh / yl if yl > 0.0 else math.inf)
     # the exact ratio lies in [g_min, g_max]; the division may round it just outside (by an ulp)
-    G = min(max(float(xs.sum() / ys.sum()), g_min), g_max)
+    G = min(max(float(np.sum(w * px) / np.sum(w * py)), g_min), g_max)
     # chi^2_1 quantile = squared normal quantile (stdlib: keeps scipy.stats out of `import numerics`)
     q = NormalDist().inv_cdf(0.5 + confidence / 2.0) ** 2
 

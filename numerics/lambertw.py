@@ -2,7 +2,7 @@ r"""Real Lambert-W, both real branches, vectorised, in NumPy (no complex arithme
 
 :math:`W_b(x)` is the solution w of :math:`w e^w = x` on branch b: the principal branch
 W_0 on [-1/e, inf) (W_0 >= -1) and the lower branch W_{-1} on [-1/e, 0) (W_{-1} <= -1).
-Used by the Shannon-rate inverse (MODEL.md section 2), the H4 draft-length closed form and
+Used by the Shannon-rate inverse (docs/model.md section 2), the H4 draft-length closed form and
 the D3 allocation (:mod:`numerics.heterogeneous`), whose per-user closed form needs
 :func:`wright_omega` (= W_0(e^z), free of overflow for large z).
 
@@ -36,7 +36,7 @@ import numpy as np
 
 from .validation import as_float_array
 
-__all__ = ["lambertw", "wright_omega", "omega_unchecked"]
+__all__ = ["lambertw", "omega_unchecked", "wright_omega"]
 
 #: 1/e as an unevaluated sum of two doubles (the low part from mpmath at 40 digits)
 _INV_E_HI = 0.36787944117144233
@@ -60,7 +60,7 @@ def _near_branch(delta: np.ndarray, branch: int) -> np.ndarray:
     if branch == -1:
         p = -p
     # series start: q = sum_k c_k p^k (Horner)
-    q = _SERIES[-1]
+    q = np.full_like(p, _SERIES[-1])
     for coef in _SERIES[-2::-1]:
         q = q * p + coef
     q = q * p

@@ -1,4 +1,4 @@
-"""Monte Carlo draws of the accepted draft count N (MODEL.md sec. 2, "Acceptance").
+"""Monte Carlo draws of the accepted draft count N (docs/model.md sec. 2, "Acceptance").
 
 The draws follow the mechanism, not the law derived from it: draft position i is accepted
 with probability alpha_i (alpha_i = alpha for the i.i.d. model) as long as every earlier

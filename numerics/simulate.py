@@ -49,9 +49,19 @@ shortest and longest possible round (one value without fading). Where the delta 
 (Var(G) ~ Var(X - G Y) / (n mean(Y)^2), kept as ``std_error``) sees no variation, e.g. alpha within
 1e-6 of 1 where most runs see no rejection, it collapses to a zero-width interval that excludes
 the truth; the likelihood-ratio interval then reaches towards the unobserved support bound
-instead, and it agrees with the delta interval when rounds vary. Its coverage is tested at alpha
-0.5, 0.99 and 1 - 1e-6 (``tests/test_simulate_coverage.py``). It has zero width only when the
+instead, and it agrees with the delta interval when rounds vary. It has zero width only when the
 support is one point (every alpha 0, no fading: the goodput is then known exactly).
+
+Coverage (``tests/test_simulate_coverage.py``; docs/model.md sec. 6). With many rejected rounds
+it is about the level: 0.942 to 0.955 was measured at 95% for an expected number of rejected
+rounds lambda = n (1 - alpha^L) >= 5. Near alpha = 1 it is at least the level, and about 95% is
+out of reach for any interval that treats the samples with one rejection alike (the positions of
+one rejection carry no information about alpha there; covering some of them and not others would
+be randomisation by noise): the sample is essentially the number R of rejected rounds (nearly
+Poisson(lambda)), an interval must contain the truth for the sample without rejection, and at
+lambda = 0.16 (alpha = 1 - 1e-6, L = 16, 10^4 rounds) P(R = 0) + P(R >= 2) = 0.863 and
+P(R <= 1) = 0.988 bracket 0.95. The exact coverage (enumeration of R and of the rejections' positions) is
+0.9902 at alpha = 1 - 1e-6 and 0.9984 at 1 - 1e-8; 0.981 was measured for lambda in [0.5, 3.2].
 """
 
 from __future__ import annotations

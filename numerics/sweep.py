@@ -35,8 +35,15 @@ random numbers: the K-user drop d is the first K users of the 2K-user drop d), s
 between axis points are not drop noise.
 
 Failures: a method that raises on a scenario gives a row with ``status = "error"``, the
-exception in ``error`` and the drop's seed (``seed``, ``drop``: :func:`drop_scenario` rebuilds
-the scenario); the sweep goes on, and ``DIR/failures.csv`` lists them.
+exception in ``error``, the *study* seed (``seed``) and the drop index (``drop``): together they
+are the drop's seed, ``SeedSequence(seed, spawn_key=(drop,))`` (:func:`drop_seed`; not
+``DropModel().sample(K, seed)``, which is another drop), and ``drop_scenario(study, point, drop)``
+rebuilds the scenario; the sweep goes on, and ``DIR/failures.csv`` lists them.
+
+Axis values: each axis value appears once (a repeated value is rejected: it would count the same
+drops twice); an axis whose values are all numbers, all bools or all strings is a column of
+those, any other axis (lists, tables, a mix) a column of JSON text. ``seed`` is at most
+:data:`MAX_SEED` = 2^63 - 1 (the TOML integer range, stored exactly in the int64 column).
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ from .scenario import Scenario, read_toml
 from .validation import MAX_USERS, as_int
 
 __all__ = [
+    "MAX_SEED",
     "REGIMES",
     "RESULT_COLUMNS",
     "SUMMARY_COLUMNS",
@@ -94,11 +102,20 @@ SUMMARY_COLUMNS = (
 _STUDY_KEYS = ("name", "description", "preset", "seed", "drops", "chunk_size", "methods", "drop", "scenario", "axes")
 _SCENARIO_KEYS = (*tuple(f.name for f in dataclasses.fields(Scenario)), "n_users")
 _FORMAT = 1  # version of the chunk layout; part of the fingerprint
+#: largest study seed: the TOML integer range (int64), stored exactly in the tables' int64 ``seed`` column
+MAX_SEED = 2**63 - 1
 _ERROR_CHARS = 400
 
 
 def _int(name: str, v: Any, lo: int, hi: int | None = None) -> int:
     return as_int(name, v, low=lo, high=hi)  # numerics.validation: an int or NumPy integer, not bool
+
+
+def _axis_key(v: Any) -> Any:
+    """What makes two axis values the same point: numbers by value (1.4e6 == 1400000), else the JSON text."""
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)):
+        return ("number", float(v))
+    return ("json", json.dumps(_plain(v), sort_keys=True))
 
 
 def _plain(v: Any) -> Any:
@@ -176,6 +193,13 @@ class Study:
                 raise ValueError(f"unknown axis {k!r}; an axis is n_users, a Scenario field or a drop-model field")
             if isinstance(vals, (str, Mapping)) or not isinstance(vals, (list, tuple)) or not vals:
                 raise ValueError(f"axes.{k} must be a non-empty list of values, got {vals!r}")
+            seen: dict[Any, Any] = {}
+            for v in vals:
+                key = _axis_key(v)
+                if key in seen:
+                    same = "" if repr(seen[key]) == repr(v) else f" (as {seen[key]!r})"
+                    raise ValueError(f"axes.{k} repeats the value {v!r}{same}: every axis value once")
+                seen[key] = v
             if k in drop or k in scen:
                 where = "drop" if k in drop else "scenario"
                 raise ValueError(f"axes.{k} is also set in [{where}]: set it in one place")
@@ -186,7 +210,7 @@ class Study:
             raise ValueError(f"description must be a string, got {description!r}")
         study = cls(
             name=name,
-            seed=_int("seed", d["seed"], 0),
+            seed=_int("seed", d["seed"], 0, MAX_SEED),
             drops=_int("drops", d["drops"], 1, 10_000_000),
             chunk_size=_int("chunk_size", d.get("chunk_size", 10), 1, 1_000_000),
             methods=tuple(methods),
@@ -356,14 +380,25 @@ def run_chunk(study: Study, point: int, start: int, stop: int):
     df = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     for k, v in reversed(list(study.point(point).items())):
         if k != "n_users":
-            df.insert(0, k, _axis_value(v))
+            df.insert(0, k, _axis_value(v, study.axes[k]))
     df.insert(0, "point", point)
     return _typed(df)
 
 
-def _axis_value(v: Any) -> Any:
-    """An axis value as a table cell: scalars as they are, anything else as JSON."""
-    return v if isinstance(v, (bool, int, float, str, np.integer, np.floating)) else json.dumps(_plain(v))
+def _axis_value(v: Any, values: Sequence[Any]) -> Any:
+    """An axis value as a table cell, one column type per axis: the value as it is when every value
+    of the axis (``values``) is a number, or every one a bool, or every one a string; else JSON text
+    (an axis mixing ``0.5`` and ``[0.6, 0.7]`` is a text column, which Parquet can store)."""
+    kinds = {_cell_kind(x) for x in values}
+    return _plain(v) if len(kinds) == 1 and "json" not in kinds else json.dumps(_plain(v))
+
+
+def _cell_kind(v: Any) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "bool"
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return "number"
+    return "str" if isinstance(v, str) else "json"
 
 
 def _typed(df):
@@ -532,6 +567,9 @@ def _client(workers: int | None, scheduler: str | None):
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout="20s")
+        except ValueError as exc:  # Dask's address parser ("missing port number", int("18786x"), ...)
+            raise ValueError(f"--scheduler {scheduler!r}: not a scheduler address such as tcp://host:8786: "
+                             f"{exc}") from None
         except (OSError, TimeoutError) as exc:
             raise ValueError(f"--scheduler {scheduler!r}: cannot connect: {exc}") from None
         try:

@@ -1,4 +1,4 @@
-"""Accepted draft tokens per round (MODEL.md section 2, "Acceptance").
+"""Accepted draft tokens per round (docs/model.md section 2, "Acceptance").
 
 Each draft token is accepted with probability alpha, independently, until the first
 rejection; N is the number of accepted draft tokens out of L (a truncated geometric law):
@@ -20,12 +20,12 @@ import numpy as np
 from .validation import MAX_DRAFT, as_float_array, fmt
 
 __all__ = [
-    "expected_tokens",
-    "expected_accepted",
-    "marginal_tokens",
     "accepted_pmf",
     "accepted_variance",
+    "expected_accepted",
+    "expected_tokens",
     "expected_tokens_positional",
+    "marginal_tokens",
 ]
 
 
@@ -235,9 +235,9 @@ def expected_tokens_positional(alphas, L):
     if np.any(L > M):
         raise ValueError(f"L must be <= {M} (the profile length), got {float(np.max(L))!r}")
     # cumulative sums S_i = sum_{m <= i} prod_{j <= m} alpha_j, with S_0 = 0
-    S = np.concatenate([np.zeros(al.shape[:-1] + (1,)), np.cumsum(np.cumprod(al, axis=-1), axis=-1)], axis=-1)
+    S = np.concatenate([np.zeros((*al.shape[:-1], 1)), np.cumsum(np.cumprod(al, axis=-1), axis=-1)], axis=-1)
     shape = np.broadcast_shapes(S.shape[:-1], L.shape)
-    S = np.broadcast_to(S, shape + (M + 1,))
+    S = np.broadcast_to(S, (*shape, M + 1))
     Lb = np.broadcast_to(L, shape)
     lo = np.floor(Lb).astype(np.int64)
     hi = np.minimum(lo + 1, M)

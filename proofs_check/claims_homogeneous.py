@@ -1,4 +1,4 @@
-"""The homogeneous-draft-length results H1 to H4 (MODEL.md section 3) and Leviathan et al.'s Table 1.
+"""The homogeneous-draft-length results H1 to H4 (docs/model.md section 3) and Leviathan et al.'s Table 1.
 
 Symbolic checks read :mod:`theory.homogeneous`; numeric checks run
 :mod:`numerics.homogeneous` / :mod:`numerics.allocation` on seeded random and adversarial
@@ -65,7 +65,7 @@ def _oracle_theta(sc: Scenario) -> float:
         return brentq(lambda b: r(k, b) - req, 1e-300, 1.0 + 1e-9, xtol=1e-300, rtol=4 * _EPS)
 
     full = [s[k] / r(k, 1.0) for k in up]
-    lo = max(t[k] + f for k, f in zip(up, full))
+    lo = max(t[k] + f for k, f in zip(up, full, strict=True))
     hi = max(t[up]) + sum(full)
     ex = lambda x: sum(share(k, x) for k in up) - 1.0  # noqa: E731
     if hi <= lo or ex(lo) <= 0:
@@ -77,13 +77,18 @@ def _oracle_theta(sc: Scenario) -> float:
     return max(root, t_free)
 
 
+def _partial_diff(f, args: tuple, i: int):
+    """d f / d args[i] at ``args`` (mpmath central differences in that argument alone)."""
+    return mp.diff(lambda x: f(*args[:i], x, *args[i + 1:]), args[i])
+
+
 def _enumerate(sc: Scenario, theta: float) -> np.ndarray:
     """G(L) for L = 1..max_draft, tokens summed term by term."""
     K = sc.n_users
     G = []
-    for L in range(1, sc.max_draft + 1):
-        N = sum(sum(float(a) ** i for i in range(L + 1)) for a in sc.alpha)
-        G.append(N / (L * theta + sc.v0 + sc.v1 * K * (L + 1) + sc.overhead))
+    for Lv in range(1, sc.max_draft + 1):
+        N = sum(sum(float(a) ** i for i in range(Lv + 1)) for a in sc.alpha)
+        G.append(N / (Lv * theta + sc.v0 + sc.v1 * K * (Lv + 1) + sc.overhead))
     return np.array(G)
 
 
@@ -129,10 +134,10 @@ def _num_h1() -> str:
     worst = 0.0
     for sc in _random_scenarios(101):
         b1, T1 = equal_finish_allocation(sc, np.ones(sc.n_users))
-        for L in (2, 7, 500):
-            bL, TL = equal_finish_allocation(sc, np.full(sc.n_users, L))
+        for Lv in (2, 7, 500):
+            bL, TL = equal_finish_allocation(sc, np.full(sc.n_users, Lv))
             worst = max(worst, float(np.max(np.abs(bL - b1))))
-            assert TL == 0 or abs(TL / (L * T1) - 1) < 1e-12, (TL, L * T1)
+            assert TL == 0 or abs(TL / (Lv * T1) - 1) < 1e-12, (TL, Lv * T1)
         # no random allocation has a smaller per-token makespan (hence round time, at any L)
         rng = np.random.default_rng(sc.n_users)
         for _ in range(50):
@@ -153,12 +158,12 @@ def _sym_h2() -> str:
         lam_, mu_, g_ = sol["lambda"], sol["mu"], sol["g"]
         # the stationarity of the epigraph Lagrangian with h_k' = -g_k: 1 - sum mu = 0, lambda - mu_k g_k = 0
         assert sp.simplify(1 - sum(mu_)) == 0, f"{model}: sum mu = {sp.simplify(sum(mu_))}"
-        for m_, gk in zip(mu_, g_):
+        for m_, gk in zip(mu_, g_, strict=True):
             assert sp.simplify(lam_ - m_ * gk) == 0, f"{model}: lambda - mu_k g_k = {sp.simplify(lam_ - m_ * gk)}"
         assert lam_.is_positive is True and all(m_.is_positive for m_ in mu_), model
         # the slopes g_k = -h_k'(beta_k), recomputed from theory.latency's h
         P = sol["problem"]
-        for hk, b, gk_expr in zip(P["h"], P["symbols"]["beta"], sol["slopes"]):
+        for hk, b, gk_expr in zip(P["h"], P["symbols"]["beta"], sol["slopes"], strict=True):
             assert sp.simplify(gk_expr + sp.diff(hk, b)) == 0, model
         assert th.rate_increasing(model)["dr_positive"] is True, model
         assert th.latency_convexity(model)["generic_positive"] is True, model
@@ -237,9 +242,9 @@ def _sym_h3() -> str:
                 thv = tv + sv * mp.log(2) / (Bv * chv * mp.mpf("0.6"))  # c = 0.6 for Shannon
                 bv = fb(tv, sv, Bv, chv, thv)
                 vals = {t: tv, s: sv, ch: chv, theta: thv, B: Bv, beta: bv}
-                fd = {"t": mp.diff(lambda x: fb(x, sv, Bv, chv, thv), tv), "s": mp.diff(lambda x: fb(tv, x, Bv, chv, thv), sv),
-                      "channel": mp.diff(lambda x: fb(tv, sv, Bv, x, thv), chv),
-                      "theta": mp.diff(lambda x: fb(tv, sv, Bv, chv, x), thv)}
+                args = (tv, sv, Bv, chv, thv)
+                fd = {name: _partial_diff(fb, args, i)
+                      for name, i in (("t", 0), ("s", 1), ("channel", 3), ("theta", 4))}
                 for name, (expr, _) in d.items():
                     subs = {x: vals[x] for x in vals if x in expr.free_symbols}
                     subs.update({x: vals[s] for x in expr.free_symbols if x.name == "s" and x not in subs})
@@ -252,18 +257,19 @@ def _sym_h3() -> str:
         assert sp.simplify(own + sum(others)) == 0, "band not conserved"
         dth = comp[case]["theta"][0]
         dsyms = sorted(dth.free_symbols - {x for x in dth.free_symbols if x.name == "g"}, key=lambda x: x.name)
-        gsym = [x for x in dth.free_symbols if x.name == "g"][0]
+        gsym = next(x for x in dth.free_symbols if x.name == "g")
         # sum_j beta_j(theta*(p); p) = 1 differentiated: g + (sum_j d_j) dtheta/dp = 0
         assert sp.simplify(gsym + sum(dsyms) * dth) == 0, dth
         assert sp.simplify(own - gsym * sum(dsyms[1:]) / sum(dsyms)) == 0, own
     assert comp["raise"]["own"][1] == 1 and all(o[1] == -1 for o in comp["raise"]["others"])
     assert comp["lower"]["own"][1] == -1 and all(o[1] == 1 for o in comp["lower"]["others"])
-    return ("d beta/dt, d beta/ds > 0, d beta/d(eta|rho), d beta/d theta < 0 at fixed theta, each = central differences "
-            "of the closed form (mpmath); implicit function on sum beta = 1: own share up, others down")
+    return ("d beta/dt, d beta/ds > 0, d beta/d(eta|rho), d beta/d theta < 0 at fixed theta, "
+            "each = central differences of the closed form (mpmath); "
+            "implicit function on sum beta = 1: own share up, others down")
 
 
-@claim("H3", "compensation: beta_k* rises with t_k and s_k and falls with eta_k (rho_k); every other share moves the other way",
-       symbolic=_sym_h3)
+@claim("H3", "compensation: beta_k* rises with t_k and s_k and falls with eta_k (rho_k); "
+       "every other share moves the other way", symbolic=_sym_h3)
 def _num_h3() -> str:
     n = 0
     rng = np.random.default_rng(303)
@@ -298,7 +304,8 @@ def _num_h3() -> str:
 def _sym_h4() -> str:
     """phi = D^2 dG/dL by mpmath.diff; L° from the returned W_{-1} form is a root (and maximum) of a phi typed
     here; the affine round time re-expanded; the boundary L° = -1 at c0 = c1."""
-    from theory.symbols import K as K_sym, T_o, v0, v1
+    from theory.symbols import K as K_sym
+    from theory.symbols import T_o, v0, v1
 
     qc = th.quasi_concavity(2)
     assert qc["Npp_negative"] is True
@@ -316,7 +323,10 @@ def _sym_h4() -> str:
     with mp.workdps(_mp.DPS):
         for pt in _mp.points(41, 4, a1=(0.05, 0.95), a2=(0.05, 0.95), c0=(0.5, 50.0), c1=(0.01, 0.5), x=(0.5, 30.0)):
             a1, a2, c0v, c1v, x = pt["a1"], pt["a2"], pt["c0"], pt["c1"], pt["x"]
-            G = lambda z: fN(a1, a2, z) / (c0v + c1v * z)  # noqa: E731
+
+            def G(z, a1=a1, a2=a2, c0v=c0v, c1v=c1v):  # the default arguments bind this point's values
+                return fN(a1, a2, z) / (c0v + c1v * z)
+
             _mp.close(fphi(a1, a2, x, c0v, c1v), mp.diff(G, x) * (c0v + c1v * x) ** 2, 1e-20, "phi = D^2 dG/dL")
             _mp.close(fphi(a1, a1, x, c0v, c1v), 2 * phi_typed(a1, x, c0v, c1v), 1e-20, "phi for equal alphas")
             _mp.close(flhs(a1, x, c0v, c1v) - 1, phi_typed(a1, x, c0v, c1v) * (1 - a1) / c1v, 1e-20,
@@ -348,7 +358,10 @@ def _num_h4() -> str:
         # by bisection in mpmath at 40 digits -- no Lambert W
         with mp.workdps(40):
             am, c0m, c1m = mp.mpf(a), mp.mpf(c0), mp.mpf(c1)
-            phi = lambda x: -am ** (x + 1) * mp.log(am) * (c0m + c1m * x) - c1m * (1 - am ** (x + 1))  # noqa: E731
+
+            def phi(x, am=am, c0m=c0m, c1m=c1m):  # the default arguments bind this draw's values
+                return -am ** (x + 1) * mp.log(am) * (c0m + c1m * x) - c1m * (1 - am ** (x + 1))
+
             lo, hi = mp.mpf(-1), mp.mpf(1)
             while phi(hi) > 0:
                 hi *= 2
@@ -357,9 +370,8 @@ def _num_h4() -> str:
                 lo, hi = (mid, hi) if phi(mid) > 0 else (lo, mid)
             ref = float((lo + hi) / 2)
         worst = max(worst, abs(ref - Lo) / max(1.0, abs(Lo), c0 / c1))
-        g = lambda x: -(-math.expm1((x + 1) * math.log(a))) / (c0 + c1 * x)  # noqa: E731
-        # integer optimum on [1, 60] is floor or ceil of clip(L°, 1, 60)
-        Gi = np.array([-g(float(x)) for x in range(1, 61)])
+        # integer optimum on [1, 60] is floor or ceil of clip(L°, 1, 60); G(L) = (1 - a^(L+1)) / (c0 + c1 L)
+        Gi = np.array([-math.expm1((x + 1) * math.log(a)) / (c0 + c1 * x) for x in range(1, 61)])
         Lc = min(max(Lo, 1.0), 60.0)
         cands = [Gi[math.floor(Lc) - 1], Gi[math.ceil(Lc) - 1]]
         assert max(cands) >= Gi.max() * (1 - 1e-15), (a, c0, c1, Lo, int(np.argmax(Gi)) + 1)
@@ -372,7 +384,8 @@ def _num_h4() -> str:
         i = int(np.argmax(G))
         d = np.diff(G)
         assert np.all(d[:i] > 0) and np.all(d[i:] <= 1e-14 * G.max())
-    return f"L° vs mpmath bisection of phi = 0: max rel diff {worst:.1e} (60 draws); solver = enumeration on 12 scenarios"
+    return (f"L° vs mpmath bisection of phi = 0: max rel diff {worst:.1e} (60 draws); "
+            "solver = enumeration on 12 scenarios")
 
 
 # ------------------------------------------------------------------------------------- Leviathan
@@ -383,8 +396,8 @@ LEVIATHAN_TABLE1 = ((0.6, 2, 1.96), (0.7, 3, 2.53), (0.8, 2, 2.44), (0.8, 5, 3.6
 
 def _sym_leviathan() -> str:
     d = th.leviathan_improvement()
-    cc = [x for x in d["leviathan"].free_symbols if x.name == "c"][0]
-    v0p = [x for x in d["ratio"].free_symbols if x.name == "v_0"][0]
+    cc = next(x for x in d["leviathan"].free_symbols if x.name == "c")
+    v0p = next(x for x in d["ratio"].free_symbols if x.name == "v_0")
     typed = (1 - alpha ** (L + 1)) / ((1 - alpha) * (L * cc + 1))  # Leviathan et al. (2023), Thm 3.8
     assert sp.simplify(d["leviathan"] - typed) == 0, d["leviathan"]
     assert sp.simplify(d["ratio"].subs(t, cc * v0p) - typed) == 0, d["ratio"]

@@ -186,7 +186,7 @@ FAULTS: tuple[Fault, ...] = (
           "beta_k(T) = s L/(B eta (T - t)) instead of s L/(B eta (T - t L))"),
     Fault("D7-slope-factor", "D7", "theory.heterogeneous.equal_finish_shares", "d_share_dT",
           lambda v, d, a: v / 2, ("D7",), "d beta/dT half as large"),
-    # ingredients (MODEL.md sec. 2) and the simulator's fading law
+    # ingredients (docs/model.md sec. 2) and the simulator's fading law
     Fault("latency-assumption-typo", "ingredient", "theory.latency.RATE_ASSUMPTIONS", None, _assumption_typo,
           ("latency-shape",), "the latency lemma assumes R'' < 0 (negative) instead of R'' <= 0 (issue 11)"),
     Fault("latency-batch", "ingredient", "theory.latency.batch_size", None, _batch_no_plus_one,
@@ -263,9 +263,9 @@ def callers(target: str, graph: dict[str, set[str]] | None = None) -> set[str]:
 def _clear(names: set[str]) -> None:
     for full in names:
         modname, _, name = full.rpartition(".")
-        obj = getattr(importlib.import_module(modname), name, None)
-        if hasattr(obj, "cache_clear"):
-            obj.cache_clear()
+        cache_clear = getattr(getattr(importlib.import_module(modname), name, None), "cache_clear", None)
+        if cache_clear is not None:
+            cache_clear()
 
 
 class planted:

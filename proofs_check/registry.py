@@ -1,4 +1,4 @@
-"""The registry of claims: each MODEL.md result with a symbolic and a numeric check.
+"""The registry of claims: each docs/model.md result with a symbolic and a numeric check.
 
 A claim module (``proofs_check/claims_<family>.py``) registers functions with
 :func:`claim`. A check function returns ``None`` (or a short detail string) on success and
@@ -13,26 +13,26 @@ import importlib
 import pkgutil
 import time
 import traceback
-from typing import Callable, Optional
+from collections.abc import Callable
 
-__all__ = ["Claim", "claim", "CLAIMS", "load_all", "run_claims", "CheckResult"]
+__all__ = ["CLAIMS", "CheckResult", "Claim", "claim", "load_all", "run_claims"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Claim:
     id: str
     statement: str
-    numeric: Callable[[], Optional[str]]
-    symbolic: Optional[Callable[[], Optional[str]]] = None
+    numeric: Callable[[], str | None]
+    symbolic: Callable[[], str | None] | None = None
 
 
 CLAIMS: dict[str, Claim] = {}
 
 
-def claim(id: str, statement: str, symbolic: Optional[Callable[[], Optional[str]]] = None):
+def claim(id: str, statement: str, symbolic: Callable[[], str | None] | None = None):
     """Decorator registering the decorated function as the numeric check of claim ``id``."""
 
-    def deco(numeric: Callable[[], Optional[str]]):
+    def deco(numeric: Callable[[], str | None]):
         if id in CLAIMS:
             raise ValueError(f"claim id {id!r} is registered twice")
         CLAIMS[id] = Claim(id, statement, numeric, symbolic)
@@ -60,7 +60,7 @@ class CheckResult:
     detail: str
 
 
-def _run(fn: Callable[[], Optional[str]]) -> tuple[bool, float, str]:
+def _run(fn: Callable[[], str | None]) -> tuple[bool, float, str]:
     t0 = time.perf_counter()
     try:
         detail = fn() or ""
@@ -74,7 +74,7 @@ def _run(fn: Callable[[], Optional[str]]) -> tuple[bool, float, str]:
     return ok, time.perf_counter() - t0, detail
 
 
-def run_claims(ids: Optional[list[str]] = None) -> list[CheckResult]:
+def run_claims(ids: list[str] | None = None) -> list[CheckResult]:
     """Run the symbolic and numeric checks of the selected claims (all by default)."""
     claims = load_all()
     selected = [claims[i] for i in ids] if ids else [claims[k] for k in sorted(claims, key=_order)]

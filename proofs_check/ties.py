@@ -55,7 +55,7 @@ def _theory_modules() -> tuple[str, ...]:
 THEORY_MODULES = _theory_modules()
 
 #: arguments with which :func:`theory_entries` calls a function that needs some (to list its dict keys)
-SAMPLE_ARGS: dict[str, tuple] = {
+SAMPLE_ARGS: dict[str, tuple | None] = {
     "theory.symbols.in_unit_interval": None,  # a transformation of a given expression: not called
     "theory.symbols.user_symbols": (2,),
     "theory.tokens.tokens_limit": (1,),
@@ -115,7 +115,7 @@ TIES: tuple[Tie, ...] = (
     # ------------------------------------------------------------------ symbols
     _r("theory.symbols.in_unit_interval", "a substitution helper (alpha = 1/(1+q)) of the sign arguments"),
     _r("theory.symbols.user_symbols[*]", _SYM),
-    # ------------------------------------------------------------------ tokens (MODEL.md sec. 2)
+    # ------------------------------------------------------------------ tokens (docs/model.md sec. 2)
     _t("theory.tokens.accepted_pmf", "numerics.tokens:accepted_pmf", _CORE + "test_pmf_expression"),
     _r("theory.tokens.pmf_total", _RESID + "tokens-pmf"),
     _t("theory.tokens.expected_accepted", "numerics.tokens:expected_accepted",
@@ -434,7 +434,7 @@ def theory_entries() -> list[str]:
     Functions needing arguments are called with :data:`SAMPLE_ARGS` (``None``: not called, one
     entry). The keys of a dict do not depend on the arguments (rate model, number of users).
     """
-    entries = []
+    entries: list[str] = []
     for modname in THEORY_MODULES:
         for name, fn in _public_functions(modname):
             full = f"{modname}.{name}"

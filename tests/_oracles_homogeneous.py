@@ -124,7 +124,6 @@ def cvxpy_theta(sc: Scenario, accept_inaccurate: bool = False) -> float:
     """
     import cvxpy as cp
 
-    K = sc.n_users
     s, t = np.asarray(sc.bits_per_token), np.asarray(sc.t_draft)
     up = s > 0
     if not up.any():

@@ -249,14 +249,16 @@ def test_fit_user_count_mismatch(tmp_path, capsys):
     out = tmp_path / "x.toml"
     args = ["fit", str(CSV), "--per-user", "user", "--scenario", str(SCEN / "example.toml"), "--out", str(out)]
     assert main(args) == 2
-    assert "has 4 users, the log" in capsys.readouterr().err and not out.exists()
+    err = capsys.readouterr().err
+    assert "scenario " + str(SCEN / "example.toml") + " has 4 users (t_draft has 4 entries), the log" in err
+    assert "scenario scenario" not in err and not out.exists()
 
 
 def test_fit_alpha_one_needs_jeffreys(tmp_path, capsys):
     log = tmp_path / "all.prom"
     log.write_text(_exposition({("m", "0"): (3, [3, 3])}))
     assert main(["fit", str(log), "--iid", "--out", str(tmp_path / "a.toml")]) == 2
-    assert "use point='jeffreys'" in capsys.readouterr().err
+    assert "multispin fit --point jeffreys" in capsys.readouterr().err  # the CLI's spelling (finding 17)
     assert main(["fit", str(log), "--iid", "--point", "jeffreys", "--out", str(tmp_path / "a.toml")]) == 0
     assert load_scenario(tmp_path / "a.toml").alpha[0] == pytest.approx(6.5 / 7)
     assert position_counts(3, [3, 3]).accepted_tokens == 6
@@ -273,3 +275,224 @@ def test_fit_decisions(capsys):
     assert ranges[0][0] == 1 and all(b[0] == a[1] + 1 for a, b in itertools.pairwise(ranges))
     assert main(["fit", str(CSV), "--decisions", "-1"]) == 2
     assert "--decisions must be an integer >= 0, got -1" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- the new-user report on issue 13
+def _ngram_exposition(seed: int = 2024, drafts: int = 5000) -> str:
+    """Finding 1's log: i.i.d. alpha = 0.8 drafts of length U{1..5} (an n-gram proposer), counted as vLLM's
+    SpecDecodingStats.observe_draft does (per position: drafts with N > i) and rendered by prometheus_client."""
+    from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+    rng = np.random.default_rng(seed)
+    L = rng.integers(1, 6, drafts)
+    N = np.minimum(L, np.floor(np.log(1.0 - rng.random(drafts)) / np.log(0.8))).astype(int)
+    reg = CollectorRegistry()
+    names = ["model_name", "engine"]
+    Counter("vllm:spec_decode_num_drafts", "d", names, registry=reg).labels("m", "0").inc(drafts)
+    Counter("vllm:spec_decode_num_draft_tokens", "t", names, registry=reg).labels("m", "0").inc(int(L.sum()))
+    Counter("vllm:spec_decode_num_accepted_tokens", "a", names, registry=reg).labels("m", "0").inc(int(N.sum()))
+    p = Counter("vllm:spec_decode_num_accepted_tokens_per_pos", "p", [*names, "position"], registry=reg)
+    for i in range(5):
+        p.labels("m", "0", str(i)).inc(int(np.count_nonzero(N > i)))
+    return generate_latest(reg).decode()
+
+
+def test_fit_of_varying_draft_lengths_falls_back_to_iid_with_a_note(tmp_path, capsys):
+    # finding 1: --auto no longer writes a made-up falling profile; --positional refuses; the LR test is not run
+    log = tmp_path / "ngram.prom"
+    log.write_text(_ngram_exposition())
+    out = tmp_path / "x.toml"
+    assert main(["fit", str(log), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "model written: iid" in printed and "LR test i.i.d. vs positional: not run" in printed
+    assert "not identified: MLE in [" in printed and "note: no user could be tested: --auto writes i.i.d." in printed
+    alpha = load_scenario(out).alpha
+    assert alpha.shape == (1,) and abs(alpha[0] - 0.8) < 0.02  # the moment estimate (truth 0.8)
+    assert main(["fit", str(log), "--positional", "--out", str(tmp_path / "p.toml")]) == 2
+    assert "no position-dependent profile is identified" in capsys.readouterr().err
+    assert not (tmp_path / "p.toml").exists()
+    # with --min-draft-length 1 (no empty drafts) position 1 is identified: a one-position profile
+    assert main(["fit", str(log), "--min-draft-length", "1", "--positional", "--out", str(out)]) == 0
+    assert load_scenario(out).alpha.shape == (1, 1)
+
+
+def test_fit_writes_utf8_whatever_the_locale_and_nothing_on_failure(tmp_path):
+    # finding 8: labels outside ASCII under LC_ALL=C; a failure leaves no file and keeps an existing one
+    import os
+    import subprocess
+    import sys
+
+    log = tmp_path / "uni.prom"
+    log.write_text(_exposition({("modèle-中文", "0"): (1000, [800, 640, 512])}), encoding="utf-8")
+    out = tmp_path / "u.toml"
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0",
+           "PYTHONIOENCODING": "utf-8"}
+    cmd = [sys.executable, "-m", "numerics", "fit", str(log), "--per-user", "model_name", "--out", str(out)]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, encoding="utf-8")
+    assert r.returncode == 0, r.stderr
+    assert "modèle-中文" in out.read_bytes().decode("utf-8")
+    out.write_text("keep me\n")
+    bad = [*cmd[:-2], "--scenario", str(SCEN / "example.toml"), "--out", str(out)]  # 4 users against 1: exit 2
+    r = subprocess.run(bad, env=env, capture_output=True, text=True, encoding="utf-8")
+    assert r.returncode == 2 and out.read_text() == "keep me\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_fit_out_has_the_permissions_of_an_ordinary_file(tmp_path, capsys):
+    # the atomic write goes through a temporary file (mode 0o600): a new scenario gets 0o666 less the
+    # umask, as open() would give it, and a replaced one keeps its mode
+    import os
+    import stat
+
+    log = tmp_path / "m.prom"
+    log.write_text(_exposition({("m", "0"): (1000, [800, 640, 512])}))
+    out = tmp_path / "new.toml"
+    umask = os.umask(0o022)
+    try:
+        assert main(["fit", str(log), "--out", str(out)]) == 0
+        assert stat.S_IMODE(out.stat().st_mode) == 0o644
+        out.chmod(0o640)
+        assert main(["fit", str(log), "--out", str(out)]) == 0
+        assert stat.S_IMODE(out.stat().st_mode) == 0o640
+    finally:
+        os.umask(umask)
+    capsys.readouterr()
+
+
+def test_header_comment_of_a_path_with_a_newline_is_escaped(tmp_path, capsys):
+    # finding 14: the scenario must stay valid TOML (a newline is not allowed in a TOML comment)
+    log = tmp_path / "new\nline.prom"
+    log.write_text(_exposition({("m", "0"): (1000, [800, 640, 512])}))
+    out = tmp_path / "nl.toml"
+    assert main(["fit", str(log), "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "new\\x0aline.prom" in text
+    tomllib.loads(text)
+    capsys.readouterr()
+    assert main(["solve", str(out)]) == 0
+
+
+def test_scalar_only_base_scenario_broadcasts_to_the_logs_users(tmp_path, capsys):
+    # finding 15: every per-user field a scalar, two users in the log
+    base = tmp_path / "base.toml"
+    base.write_text("alpha = 0.7\nt_draft = 0.004\nbits_per_token = 1088\nbandwidth_hz = 1.4e6\n"
+                    "spectral_efficiency = 2.4\nv0 = 0.026\nmax_draft = 3\n")
+    log = tmp_path / "two.prom"
+    log.write_text(_exposition({("a", "0"): (1000, [800, 640, 512]), ("b", "0"): (800, [560, 392, 274])}))
+    out = tmp_path / "s.toml"
+    assert main(["fit", str(log), "--per-user", "model_name", "--iid", "--scenario", str(base), "--out", str(out)]) == 0
+    s = load_scenario(out)
+    assert s.n_users == 2 and s.t_draft.tolist() == [0.004, 0.004]
+
+
+@pytest.mark.parametrize("make, match", [
+    # finding 13: a series twice (two scrapes appended)
+    (lambda: _exposition({("m", "0"): (1000, [800, 640])}) + _exposition({("m", "0"): (2000, [1600, 1280])}),
+     r"vllm:spec_decode_num_drafts_total\{(engine='0', model_name='m'|model_name='m', engine='0')\} appears twice"),
+    # finding 7: 2^53 and above, with the reason
+    (lambda: json.dumps({"series": [{"num_drafts": 1e18, "num_accepted_tokens_per_pos": [1]}]}),
+     r"series\[0\]\.num_drafts must be <= 9007199254740991 \(2\^53 - 1: .*MAX_COUNT\), got 1e\+18"),
+    # finding 13 (JSON): the same label set twice
+    (lambda: json.dumps({"series": [{"labels": {"m": "x"}, "num_drafts": 10, "num_accepted_tokens_per_pos": [5]},
+                                    {"labels": {"m": "x"}, "num_drafts": 20, "num_accepted_tokens_per_pos": [9]}]}),
+     r"series \{'m': 'x'\} appears twice"),
+    # finding 16: nested deeper than the JSON parser's recursion
+    (lambda: "[" * 100_000 + "]" * 100_000, r"JSON nested too deeply"),
+    # finding 5: a CSV draft length beyond the limit, and a JSON profile of more positions than MAX_DRAFT
+    (lambda: "user,draft_length,accepted\nu,1e15,5\n",
+     r"line 2: draft_length must be <= 1000000 \(limit numerics.validation.MAX_DRAFT\), got 1000000000000000"),
+    (lambda: json.dumps({"series": [{"num_drafts": 1, "num_accepted_tokens_per_pos": [0] * 1_000_001}]}),
+     r"num_accepted_tokens_per_pos must have at most 1000000 positions"),
+])
+def test_fit_refuses_bad_logs_with_exit_2(make, match, tmp_path, capsys):
+    import re
+
+    text = make()
+    suffix = ".prom" if text.startswith("#") else (".csv" if text.startswith("user") else ".json")
+    log = tmp_path / f"log{suffix}"
+    log.write_text(text)
+    assert main(["fit", str(log)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(match, err), err
+
+
+def test_fit_decisions_is_limited(capsys):
+    # finding 6: exit 2 with the limit, before any work
+    assert main(["fit", str(PROM), "--decisions", "100000000000"]) == 2
+    assert "--decisions must be <= 100000 (limit numerics.acceptance.MAX_DRAWS)" in capsys.readouterr().err
+
+
+def test_report_cosmetics(tmp_path, capsys):
+    # finding 17: "model chosen" without --out; one line for a run of unreached positions; p below the float
+    # range printed from chi^2's survival function (never "p = 0")
+    from numerics.cli_fit import _fmt_p
+
+    log = tmp_path / "long.csv"
+    log.write_text("draft_length,accepted\n200000,5\n3,1\n")
+    assert main(["fit", str(log)]) == 0
+    printed = capsys.readouterr().out
+    assert "model chosen:" in printed and "model written" not in printed
+    assert "7..200000  not reached by any draft" in printed and printed.count("not reached") == 1
+    # chi^2 with 4 df: Q(2, z) = e^-z (1 + z), z = x / 2 (closed form of the regularised upper gamma)
+    x = 1557.469
+    ref = (-x / 2 + np.log1p(x / 2)) / np.log(10)
+    text = _fmt_p(0.0, x, 4)
+    mant, exp = text.split("e")
+    assert float(mant) * 10.0 ** (float(exp) - np.floor(ref)) == pytest.approx(10 ** (ref - np.floor(ref)), rel=1e-3)
+    assert _fmt_p(float("nan"), float("nan"), 0) == "not tested"
+
+
+def test_positional_note_names_the_users(tmp_path, capsys):
+    # finding 17: --positional cuts every user to the shortest identified prefix; the note says whose
+    log = tmp_path / "two.json"
+    log.write_text(json.dumps({"series": [
+        {"labels": {"model_name": "a"}, "num_drafts": 1000, "num_accepted_tokens_per_pos": [800, 640, 512, 410, 328]},
+        {"labels": {"model_name": "b"}, "num_drafts": 1000, "num_accepted_tokens_per_pos": [800, 640]}]}))
+    assert main(["fit", str(log), "--per-user", "model_name", "--positional", "--out", str(tmp_path / "t.toml")]) == 0
+    printed = capsys.readouterr().out
+    assert "max_draft lowered from 16 to 2: the log determines the profile of user(s) 'b' up to position 2 " \
+           "('a' up to 5; one max_draft serves all)" in printed
+
+
+def test_positional_keeps_the_positions_after_a_zero_estimate(tmp_path, capsys):
+    # finding 17 (new-user file two.json): user 'b' accepted nothing at position 2, so no draft of 'b'
+    # reached position 3; its later alphas multiply 0 and do not matter, so they must not cut user 'a'
+    # to max_draft 2. Reference: the MLE a_i / n_i with n_1 = D, n_i = a_{i-1} (one draft length,
+    # docs/model.md sec. 2), in exact rational arithmetic (fractions).
+    from fractions import Fraction
+
+    from numerics import expected_tokens_positional
+
+    series = [("a", [1600, 1200, 800, 500, 300]), ("b", [50, 0, 0, 0, 0])]
+    log = tmp_path / "two.json"
+    log.write_text(json.dumps({"series": [
+        {"labels": {"model_name": u}, "num_drafts": 2000, "num_draft_tokens": 10000,
+         "num_accepted_tokens": sum(a), "num_accepted_tokens_per_pos": a} for u, a in series]}))
+    out = tmp_path / "t.toml"
+    assert main(["fit", str(log), "--per-user", "model_name", "--positional", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "user 'b': no draft passed position 2 (estimate 0): positions 3..5 are written as 0" in printed
+    table = tomllib.loads(out.read_text(encoding="utf-8"))
+    # (n_i = 0, not reached: written as 0)
+    expected = [[float(Fraction(a, n)) if n else 0.0 for a, n in zip(acc, [2000, *acc[:-1]], strict=True)]
+                for _, acc in series]
+    assert table["max_draft"] == 5 and table["alpha"] == expected
+    # the zeros change nothing: b's expected tokens at draft length 5 equal those of its 2-position profile
+    b = np.array(expected[1])
+    assert expected_tokens_positional(b, 5) == expected_tokens_positional(b[:2], 2)
+    # Jeffreys's (a + 1/2)/(n + 1) is never 0: positions 3..5 of 'b' (n = 0) are not determined, the cut stays
+    fit = fit_acceptance(read_counts(log, per_user="model_name"))
+    assert fit.profile_positions("mle") == 5 and fit.profile_positions("jeffreys") == 2
+    assert fit.profile_lengths("mle").tolist() == [5, 5] and fit.profile_lengths("jeffreys").tolist() == [5, 2]
+    with pytest.raises(ValueError, match=r"positions must be an integer in \[1, 2\]"):
+        fit.alpha("positional", "jeffreys", positions=3)
+
+
+def test_interval_help_does_not_call_jeffreys_exact(capsys):
+    # finding 10
+    try:
+        main(["fit", "--help"])
+    except SystemExit:
+        pass
+    text = " ".join(capsys.readouterr().out.split())
+    assert "clopper-pearson (exact, conservative; default) or jeffreys" in text and "not exact" in text

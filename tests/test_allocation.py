@@ -1,4 +1,4 @@
-"""numerics.allocation: the equal-finish band allocation (MODEL.md H2; D7 with per-user L).
+"""numerics.allocation: the equal-finish band allocation (docs/model.md H2; D7 with per-user L).
 
 Reference values: the nested-brentq oracle of ``_oracles_homogeneous`` (no Lambert W, no
 code under test), mpmath at 50 digits for the SymPy closed forms of
@@ -11,10 +11,10 @@ import mpmath as mp
 import numpy as np
 import pytest
 import sympy as sp
+from _oracles_homogeneous import brentq_theta, scenarios
 from hypothesis import given
 from hypothesis import strategies as st
 
-from _oracles_homogeneous import brentq_theta, scenarios
 from numerics import Scenario
 from numerics.allocation import equal_finish_allocation, equal_finish_root, share_for_deadline
 from numerics.channel import rate
@@ -36,7 +36,7 @@ def _finish_times(sc: Scenario, L, beta) -> np.ndarray:
 def test_matches_brentq_oracle(sc):
     """theta* agrees with nested brentq to 1e-12 relative (observed <= 7e-16 on 400 examples;
     the oracle's own root tolerance is 4 eps in theta and in every share)."""
-    beta, T = equal_finish_allocation(sc, np.ones(sc.n_users))
+    _, T = equal_finish_allocation(sc, np.ones(sc.n_users))
     ref = brentq_theta(sc)
     assert T == pytest.approx(ref, rel=1e-12, abs=1e-300)
 
@@ -77,7 +77,10 @@ def test_many_users_adversarial(model):
     t[0] = 0.0300  # the user whose drafting time almost fills theta*
     s = np.exp(rng.uniform(np.log(1.0), np.log(1e4), K))
     s[0] = 1e-3
-    kw = {"spectral_efficiency": np.exp(rng.uniform(-3, 3, K))} if model == "linear" else {"snr": np.exp(rng.uniform(-7, 7, K))}
+    if model == "linear":
+        kw = {"spectral_efficiency": np.exp(rng.uniform(-3, 3, K))}
+    else:
+        kw = {"snr": np.exp(rng.uniform(-7, 7, K))}
     sc = Scenario(alpha=0.8, t_draft=t, bits_per_token=s, bandwidth_hz=1e9, rate_model=model, v0=0.05, **kw)
     beta, T = equal_finish_allocation(sc, np.ones(K))
     assert np.all(np.isfinite(beta)) and np.all(beta > 0)
@@ -132,7 +135,7 @@ def test_root_function_direct():
 def test_share_for_deadline_raises():
     sc = Scenario(alpha=0.8, t_draft=[0.01, 0.02], bits_per_token=[10.0, 10.0], bandwidth_hz=1.0,
                   spectral_efficiency=1.0, v0=0.1)
-    with pytest.raises(ValueError, match="deadline T=0.02 is not after the drafting time"):
+    with pytest.raises(ValueError, match=r"deadline T=0\.02 is not after the drafting time"):
         share_for_deadline(sc, [1, 1], 0.02)
 
 
@@ -171,7 +174,8 @@ def test_shares_tied_to_theory_shannon():
 
 def _check_shannon_grid(f):
     for t_v, s_v, B_v, ch, th_v in _grid():
-        sc = Scenario(alpha=0.5, t_draft=t_v, bits_per_token=s_v, bandwidth_hz=B_v, rate_model="shannon", snr=ch, v0=1.0)
+        sc = Scenario(alpha=0.5, t_draft=t_v, bits_per_token=s_v, bandwidth_hz=B_v, rate_model="shannon", snr=ch,
+                      v0=1.0)
         got = share_for_deadline(sc, 1, th_v)[0]
         ref = f(mp.mpf(t_v), mp.mpf(s_v), mp.mpf(B_v), mp.mpf(ch), mp.mpf(th_v))
         # the reference share must solve the rate equation (checks the branch choice)

@@ -41,7 +41,7 @@ def test_solve_json_is_consistent(capsys):
     s = Scenario.from_dict(rep["scenario"])
     assert s.n_users == 12 and s.rate_model == "shannon" and s.bandwidth_hz == 3e6
     for regime, sol in rep["solutions"].items():
-        # the printed point reproduces the printed goodput (numerics.goodput, MODEL.md sec. 2)
+        # the printed point reproduces the printed goodput (numerics.goodput, docs/model.md sec. 2)
         assert goodput(s, sol["draft_lengths"], sol["bandwidth"]) == pytest.approx(sol["goodput"], rel=1e-12)
         for b, gain in rep["gains"][regime].items():
             assert gain == pytest.approx(sol["goodput"] / rep["baselines"][b] - 1, rel=1e-12)
@@ -131,9 +131,9 @@ def test_console_script_smoke():
     exe = shutil.which("multispin", path=str(Path(sys.executable).parent)) or shutil.which("multispin")
     cmd = [exe] if exe else [sys.executable, "-m", "numerics.cli"]
     env = {**os.environ, "PYTHONWARNINGS": "error"}
-    done = subprocess.run(cmd + ["solve", str(EXAMPLE), "--regime", "homogeneous"], capture_output=True,
+    done = subprocess.run([*cmd, "solve", str(EXAMPLE), "--regime", "homogeneous"], capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "homogeneous regime" in done.stdout
-    bad = subprocess.run(cmd + ["solve", "nope.toml"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    bad = subprocess.run([*cmd, "solve", "nope.toml"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr

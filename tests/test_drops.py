@@ -187,6 +187,17 @@ def test_nested_drops_and_determinism():
     assert not np.array_equal(m.drop(5, 43, 1.4e6).distance_m, a.distance_m)
 
 
+def test_seed_sequence_from_a_sequence_of_integers():
+    """A SeedSequence built from several integers is a valid seed (it raised TypeError in int(entropy),
+    found by mypy); the drop records the entropy tuple, and rebuilding from it gives the same users."""
+    m = D.DropModel(environment="umi")
+    a = m.drop(4, np.random.SeedSequence([7, 11, 13], spawn_key=(2,)), 1.4e6)
+    assert a.entropy == (7, 11, 13) and a.spawn_key == (2,)
+    b = m.drop(4, np.random.SeedSequence(a.entropy, spawn_key=a.spawn_key), 1.4e6)
+    np.testing.assert_array_equal(a.snr_db, b.snr_db)
+    assert not np.array_equal(m.drop(4, np.random.SeedSequence([7, 11, 14], spawn_key=(2,)), 1.4e6).snr_db, a.snr_db)
+
+
 def test_mix_fractions():
     m = D.DropModel(devices=[("phone", "int4", 0.7), ("laptop", "fp16", 0.3)],
                     tasks=[{"acceptance": "t5-xxl/t5-small/ende-greedy", "fraction": 0.2},

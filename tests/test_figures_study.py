@@ -118,3 +118,71 @@ def test_subsets_split_by_the_other_axes():
         assert sorted(part.results["point"].unique()) == pts == sorted(part.summary["point"].unique())
         t = fig_gain.data(part)  # drawable: n_users is the only axis left
         assert set(t["K"]) == {2, 3}
+
+
+def _with_failures(tiny):
+    """The tiny result with heterogeneous failed on every drop at K = 3 (rows turned into error rows)."""
+    import dataclasses
+
+    st, res = tiny
+    r = res.results.copy()
+    bad = (r["n_users"] == 3) & (r["method"] == "heterogeneous")
+    r.loc[bad, "status"] = "error"
+    r.loc[bad, ["goodput", "zero_draft_users"]] = np.nan
+    return dataclasses.replace(res, results=r, summary=S.summarize(r, st))
+
+
+def test_failed_solves_are_counted_and_named_in_the_titles(tiny):
+    """New-user test F6: the figures say that failed solves were left out (a point where a method
+    failed on every drop has no share, not a crash)."""
+    import matplotlib.pyplot as plt
+
+    res = _with_failures(tiny)
+    t = fig_zero.data(res)
+    het = t["method"] == "heterogeneous"
+    assert t["n_failed"][het].tolist() == [0, 3] and t["n"][het].tolist() == [3, 0]
+    assert np.isnan(t["share"][het][1]) and not np.isnan(t["share"][het][0])
+    g = fig_gain.data(res)
+    m = (g["regime"] == "heterogeneous") & (g["K"] == 3)
+    assert np.all(g["n_failed"][m] == 3) and np.all(g["n"][m] == 0)
+    for mod, table in ((fig_zero, t), (fig_gain, g)):
+        fig = mod.plot(table)
+        title = fig._suptitle.get_text() if fig._suptitle else fig.axes[0].get_title()
+        assert "0 to 3 drops" in title and "failed solves left out" in title, title
+        plt.close(fig)
+    tiny_t = fig_zero.data(tiny[1])
+    fig = fig_zero.plot(tiny_t)
+    assert "failed" not in fig.axes[0].get_title()
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("methods, skipped", [
+    (["equal-best"], {"study_gain_vs_users", "study_gain_cdf", "study_zero_draft"}),
+    (["heterogeneous"], {"study_gain_vs_users", "study_gain_cdf"}),
+    (["homogeneous", "equal-fixed"], {"study_zero_draft"}),
+])
+def test_figures_that_do_not_apply_raise_not_applicable(methods, skipped):
+    """New-user test F1: a figure whose methods the study did not run raises NotApplicable (a
+    MissingInput: the pipeline skips it with one line), the others draw."""
+    import matplotlib.pyplot as plt
+
+    st = S.Study.from_dict({**TINY, "drops": 1, "methods": methods})
+    res = S.run_sweep(st, None, workers=0)
+    for mod in (fig_gain, fig_cdf, fig_zero):
+        if mod.NAME in skipped:
+            with pytest.raises(_study.NotApplicable, match="the study ran"):
+                mod.data(res)
+        else:
+            plt.close(mod.plot(mod.data(res)))
+    assert issubclass(_study.NotApplicable, FileNotFoundError)  # render_all's skip path
+
+
+def test_no_successful_solve_is_not_applicable(tiny):
+    import dataclasses
+
+    st, res = tiny
+    r = res.results.copy()
+    r.loc[r["method"].isin(["heterogeneous", "equal-heterogeneous"]), "status"] = "error"
+    broken = dataclasses.replace(res, results=r, summary=S.summarize(r, st))
+    with pytest.raises(_study.NotApplicable, match="failed on every drop"):
+        fig_zero.data(broken)

@@ -102,7 +102,7 @@ def _mp_allocation(sc: Scenario) -> tuple[mp.mpf, list]:
 
     full = [s[k] / (_mp_share_inverse_full(sc.rate_model, B, ch[k])) for k in range(len(t))]
     lo = max(t[k] + full[k] for k in range(len(t)))  # someone needs the whole band: sum >= 1
-    hi = max(t) + sum(full)  # sum <= 1 (MODEL.md H2; numerics.allocation bracket)
+    hi = max(t) + sum(full)  # sum <= 1 (docs/model.md H2; numerics.allocation bracket)
     for _ in range(210):  # 2^-210 (hi - lo): below the 60 digits carried
         mid = (lo + hi) / 2
         if sum(shares(mid)) > 1:
@@ -138,7 +138,7 @@ def test_homogeneous_from_1_hz_to_1e22_hz(model, bandwidth):
     At 1e22 Hz every upload time is below eps times the drafting time of the slowest user; the
     solver raised "beta must be finite" there before issue 10 (the slack T - t_k cancelled).
     Tolerances: shares 1e-11 relative (the Newton root is stopped at 1e-8 relative step plus
-    one first-order correction, MODEL.md H2 module docstring), theta* and G 1e-12.
+    one first-order correction, docs/model.md H2 module docstring), theta* and G 1e-12.
     """
     ch = [1.0, 3.0, 0.5] if model == "linear" else [10.0, 1000.0, 0.3]
     key = "spectral_efficiency" if model == "linear" else "snr"
@@ -181,7 +181,7 @@ def test_multipliers_finite_at_1e300_hz(t):
     """At 1e300 Hz the band multiplier is about 1e-297 and mu is finite (before issue 10:
     r^2 overflowed and mu was NaN, which the CLI printed as a NaN token). Reference: for the
     linear rate g_k = s_k / (B eta_k beta_k^2), lambda = 1 / sum_k 1/g_k, mu_k = lambda / g_k
-    (MODEL.md H2), evaluated in mpmath at the solver's shares."""
+    (docs/model.md H2), evaluated in mpmath at the solver's shares."""
     sc = Scenario(alpha=[0.8, 0.5], t_draft=[t, 0.0], bits_per_token=[1000.0, 1.0], bandwidth_hz=1e300,
                   spectral_efficiency=[1.0, 3.0], v0=0.1)
     sol = solve_homogeneous(sc)

@@ -2,7 +2,7 @@
 
 ``run_planted`` plants each fault in ``theory`` (in memory), runs the symbolic checks of the
 claims (the fault's own first) and restores ``theory``; here every fault must be caught, the
-faults must cover every result of MODEL.md, and ``theory`` must come back intact.
+faults must cover every result of docs/model.md, and ``theory`` must come back intact.
 """
 
 from __future__ import annotations

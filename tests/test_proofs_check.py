@@ -13,7 +13,7 @@ CLAIM_IDS = sorted(load_all())
 
 
 def test_claims_are_registered():
-    assert len(CLAIM_IDS) >= 15  # the ingredient facts of MODEL.md sec. 2 alone register 15
+    assert len(CLAIM_IDS) >= 15  # the ingredient facts of docs/model.md sec. 2 alone register 15
     for cid in CLAIM_IDS:
         c = CLAIMS[cid]
         assert c.statement and callable(c.numeric)

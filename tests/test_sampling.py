@@ -34,16 +34,18 @@ def test_frequencies_match_the_pmf(alpha, L):
 
 
 def test_profile_mean_matches_positional_formula():
-    prof = np.array([0.76, 0.69, 0.67, 0.68, 0.68])  # EAGLE acceptance by position (MODEL.md sec. 4)
+    prof = np.array([0.76, 0.69, 0.67, 0.68, 0.68])  # EAGLE acceptance by position (docs/model.md sec. 4)
     draws = sample_accepted(prof, 5, 50_000, np.random.default_rng(3))
     se = draws.std(ddof=1) / np.sqrt(draws.size)
     assert abs(draws.mean() + 1 - expected_tokens_positional(prof, 5)) <= 5 * se
 
 
-@pytest.mark.parametrize("alpha, msg", [(1.5, r"alpha must lie in \[0, 1\], got 1.5"),
-                                        (np.nan, r"alpha must lie in \[0, 1\], got nan"),
-                                        ([0.5, -0.2], r"alpha must lie in \[0, 1\], got -0.2"),
-                                        ([[0.5]], r"alpha must be a scalar or a 1-D profile, got an array of shape \(1, 1\)")])
+@pytest.mark.parametrize("alpha, msg", [
+    (1.5, r"alpha must lie in \[0, 1\], got 1.5"),
+    (np.nan, r"alpha must lie in \[0, 1\], got nan"),
+    ([0.5, -0.2], r"alpha must lie in \[0, 1\], got -0.2"),
+    ([[0.5]], r"alpha must be a scalar or a 1-D profile, got an array of shape \(1, 1\)"),
+])
 def test_bad_alpha(alpha, msg):
     with pytest.raises(ValueError, match=msg):
         sample_accepted(alpha, 1, 10, np.random.default_rng(0))

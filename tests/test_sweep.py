@@ -77,6 +77,13 @@ def test_points_chunks_and_seeds():
      r"axis point \{'n_users': 2, 'v1': -1.0\}: v1 must be a finite number >= 0"),
     (dict(axes={"n_users": [2], "cell_radius_m": [9000.0]}), "cell_radius_m must be in"),
     (dict(preset="nope"), "preset must be one of"),
+    # new-user test F3: the seed is stored in an int64 column; 2^63 would wrap to a negative number
+    (dict(seed=2**63), r"seed must be <= 9223372036854775807, got 9223372036854775808"),
+    (dict(seed=2**64), r"seed must be <= 9223372036854775807, got 18446744073709551616"),
+    # new-user test F4: a repeated axis value double-counts the same drops in the figures
+    (dict(axes={"n_users": [2, 4], "bandwidth_hz": [1.4e6, 1.4e6]}), r"axes.bandwidth_hz repeats the value 1400000\.0"),
+    (dict(axes={"n_users": [2, 2.0]}), r"axes.n_users repeats the value 2\.0"),
+    (dict(axes={"n_users": [2], "alpha": [[0.6, 0.7], [0.6, 0.7]]}), r"axes.alpha repeats the value \[0\.6, 0\.7\]"),
 ])
 def test_bad_study(over, match):
     with pytest.raises(ValueError, match=match):
@@ -92,6 +99,33 @@ def test_load_study_errors(tmp_path):
         S.load_study(bad)
     with pytest.raises(ValueError, match=r"study file '.*s\.toml': study key 'drops' is required"):
         S.load_study(write_study(tmp_path / "s.toml", {"seed": 1, "axes": {"n_users": [2]}}))
+
+
+def test_largest_seed_is_stored_exactly(tmp_path):
+    """New-user test F3: seed 2^63 - 1 (the largest accepted) round-trips through results.parquet."""
+    st = study(seed=2**63 - 1, drops=1, methods=["equal-best"], axes={"n_users": [2]})
+    S.run_sweep(st, tmp_path / "o", workers=0)
+    assert pd.read_parquet(tmp_path / "o" / "results.parquet")["seed"].tolist() == [2**63 - 1]
+
+
+def test_axis_mixing_scalars_and_lists_is_written(tmp_path):
+    """New-user test F2: an axis holding 0.5 and [0.6, 0.7] is one text (JSON) column, so Parquet
+    stores it; an all-number axis stays numeric."""
+    st = study(drops=1, methods=["equal-best", "heterogeneous"],
+               axes={"n_users": [2], "alpha": [0.5, [0.6, 0.7]], "bandwidth_hz": [1.4e6, 5e6]})
+    res = S.run_sweep(st, tmp_path / "o", workers=0)
+    back = pd.read_parquet(tmp_path / "o" / "results.parquet")
+    assert back["alpha"].tolist() == ["0.5"] * 4 + ["[0.6, 0.7]"] * 4
+    assert back["bandwidth_hz"].dtype == np.float64
+    assert (back["status"] == "ok").all() and len(res.summary) > 0
+    assert (tmp_path / "o" / "summary.csv").is_file()
+
+
+def test_scheduler_address_errors_name_the_option():
+    """New-user test F6: a malformed --scheduler address is reported as --scheduler, not by Dask's parser."""
+    for addr in ("foo", "tcp://127.0.0.1:18786x"):
+        with pytest.raises(ValueError, match=r"--scheduler '.*': "):
+            S.run_sweep(study(), None, scheduler=addr)
 
 
 # ---------------------------------------------------------------- determinism and resume
@@ -267,6 +301,73 @@ def test_cli_sweep(tmp_path, capsys):
     assert not (tmp_path / "o2" / "figures").exists()
 
 
+@pytest.mark.parametrize("methods, written, skipped", [
+    (["equal-best"], set(), {"study_gain_vs_users", "study_gain_cdf", "study_zero_draft"}),
+    (["heterogeneous"], {"study_zero_draft"}, {"study_gain_vs_users", "study_gain_cdf"}),
+    (["equal-best", "homogeneous"], {"study_gain_vs_users", "study_gain_cdf"}, {"study_zero_draft"}),
+])
+def test_cli_sweep_skips_figures_that_do_not_apply(tmp_path, capsys, methods, written, skipped):
+    """New-user test F1: a valid study without a regime (or without a per-user-length method) gets
+    the figures that apply, a one-line note per skipped one, and exit 0 (was: a matplotlib error, exit 2)."""
+    f = write_study(tmp_path / "m.toml", {"name": "m", "seed": 1, "drops": 2, "methods": methods,
+                                          "axes": {"n_users": [2, 3]}})
+    assert cli_main(["sweep", str(f), "--out", str(tmp_path / "o"), "--workers", "0"]) == 0
+    err = capsys.readouterr().err
+    figs = tmp_path / "o" / "figures"
+    assert {p.stem for p in figs.glob("*.png")} == written
+    lines = [x for x in err.splitlines() if "skipped figure" in x]
+    assert sorted(x.split()[4].rstrip(":") for x in lines) == sorted(skipped)
+    assert all(x.startswith("multispin sweep: skipped figure ") for x in lines)
+
+
+def test_cli_sweep_figure_failure_is_internal(tmp_path, capsys, monkeypatch):
+    """A figure that breaks after the tables are written is an internal failure: one line, exit 1 (not 2)."""
+    from figures import study_gain_cdf
+
+    def broken(table):
+        raise ValueError("Number of columns must be a positive integer, not 0")
+
+    monkeypatch.setattr(study_gain_cdf, "plot", broken)
+    f = write_study(tmp_path / "tiny.toml", {**TINY, "drops": 1})
+    assert cli_main(["sweep", str(f), "--out", str(tmp_path / "o"), "--workers", "0"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "study_gain_cdf" in err and "internal error" in err
+    assert (tmp_path / "o" / "results.parquet").is_file()
+
+
+def test_cli_sweep_closed_stdout_still_writes_the_figures(tmp_path, monkeypatch):
+    """New-user test F6: `multispin sweep ... | head -1` ends quietly (141) with the figures written
+    (they are rendered before the report on stdout)."""
+    import io
+    import sys
+
+    class Closed(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    f = write_study(tmp_path / "tiny.toml", {**TINY, "drops": 1})
+    monkeypatch.setattr(sys, "stdout", Closed())
+    assert cli_main(["sweep", str(f), "--out", str(tmp_path / "o"), "--workers", "0"]) == 141
+    figs = tmp_path / "o" / "figures" / "bandwidth_hz=1400000.0"
+    assert {p.stem for p in figs.glob("*.png")} == {"study_gain_vs_users", "study_gain_cdf", "study_zero_draft"}
+
+
+def test_cli_sweep_figure_folder_of_a_json_axis_value(tmp_path):
+    """New-user test F6: an axis over tasks (JSON with '/') gives one flat folder per value, not nested ones."""
+    from numerics.cli_sweep import folder_name
+
+    tasks = [[{"acceptance": "vicuna-7b/llama-160m/gsm8k", "fraction": 1.0}],
+             [{"acceptance": "vicuna-7b/llama-160m/spider", "fraction": 1.0}]]
+    f = write_study(tmp_path / "t.toml", {"name": "t", "seed": 1, "drops": 1,
+                                          "methods": ["equal-best", "heterogeneous"],
+                                          "axes": {"n_users": [2], "tasks": tasks}})
+    assert cli_main(["sweep", str(f), "--out", str(tmp_path / "o"), "--workers", "0"]) == 0
+    folders = sorted(p.name for p in (tmp_path / "o" / "figures").iterdir())
+    assert len(folders) == 2 and all("/" not in x and " " not in x and '"' not in x for x in folders)
+    assert all((tmp_path / "o" / "figures" / x / "study_gain_cdf.png").is_file() for x in folders)
+    assert folder_name("tasks", "a/b") != folder_name("tasks", "a_b")  # safe names stay distinct
+
+
 @pytest.mark.parametrize("args, match", [
     (["sweep", "nope.toml", "--out", "o"], "study file 'nope.toml' does not exist"),
     (["sweep", "{f}", "--out", "o", "--workers", "-1"], "--workers must be an integer >= 0, got -1"),
@@ -346,3 +447,24 @@ def test_resume_after_a_killed_run(tmp_path):
     assert res.computed_chunks == 24 - done
     ref = S.run_sweep(S.load_study(f), None, workers=0)
     pd.testing.assert_frame_equal(no_time(res.results), no_time(ref.results))
+
+
+def test_sweep_benchmark_records_date_and_load():
+    """The sweep benchmark's CSV says when and under what load each timing was taken (issue-14 note:
+    a timing without its conditions cannot be judged); reference: os.getloadavg and the clock."""
+    import datetime
+    import importlib.util
+    import os
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_sweep.py"
+    spec = importlib.util.spec_from_file_location("bench_sweep", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    before = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    c = bench._conditions()
+    when = datetime.datetime.fromisoformat(c["date_utc"])
+    assert when.utcoffset() == datetime.timedelta(0) and before <= when <= datetime.datetime.now(datetime.UTC)
+    loads = [float(x) for x in c["uptime_load"].split()]
+    assert len(loads) == 3 and loads[0] == pytest.approx(c["load_before"], abs=0.005)
+    assert all(x >= 0 for x in loads) and os.getloadavg()  # three load averages, as `uptime` prints

@@ -13,8 +13,11 @@ import pytest
 import sympy as sp
 
 import numerics
-from numerics import channel as nch, latency as nlat
-from theory import channel as tch, latency as tlat, tokens as ttok
+from numerics import channel as nch
+from numerics import latency as nlat
+from theory import channel as tch
+from theory import latency as tlat
+from theory import tokens as ttok
 from theory.symbols import B, L, L_int, T_o, a, alpha, beta, eta, n, n_batch, r, rho, s, t, user_symbols, v0, v1
 
 ALPHAS = (1e-300, 1e-12, 1e-3, 0.1, 0.3, 0.5, 0.7, 0.9, 0.999, 1 - 1e-9, 1 - 1e-12)
@@ -86,7 +89,7 @@ def test_pmf_expression():
         for al, Ln in itertools.product((1e-300, 0.3, 1 - 1e-12), (0, 1, 7, 60)):
             ref = [f(mp.mpf(al), m, Ln) for m in range(Ln + 1)]
             got = numerics.accepted_pmf(al, Ln)
-            assert max(rel(g, x) for g, x in zip(got, ref)) <= 1e-13
+            assert max(rel(g, x) for g, x in zip(got, ref, strict=True)) <= 1e-13
     assert np.array_equal(numerics.accepted_pmf(0.0, 3), [1.0, 0.0, 0.0, 0.0])
 
 
@@ -172,8 +175,10 @@ def test_verification_latency_expression():
             assert nlat.verification_latency(sc_b, Ls) == pytest.approx(f(0.07, 0.003, nb(Ls)), rel=1e-15)
 
 
-@pytest.mark.parametrize("seed, model, bat", [(i, m, b) for i, (m, b) in
-                                              enumerate(itertools.product(["linear", "shannon"], ["ragged", "padded"]))])
+_MODELS_BATCHINGS = list(itertools.product(["linear", "shannon"], ["ragged", "padded"]))
+
+
+@pytest.mark.parametrize("seed, model, bat", [(i, m, b) for i, (m, b) in enumerate(_MODELS_BATCHINGS)])
 def test_round_time_and_goodput_expressions(seed, model, bat):
     rng = np.random.default_rng(seed)
     K = 3
@@ -182,8 +187,10 @@ def test_round_time_and_goodput_expressions(seed, model, bat):
     fT = mp_fn(tlat.round_time(K, model, bat), args)
     fG = mp_fn(tlat.goodput(K, model, bat), args)
     cases = [  # edges: L = 0 with no band, s = 0, t = 0, alpha near 0 and 1, a tiny share
-        dict(alpha=[1e-300, 0.5, 1 - 1e-12], L=[0, 3, 12], t=[0.0, 0.01, 0.02], s=[64.0, 0.0, 32.0], beta=[0.0, 0.0, 1.0]),
-        dict(alpha=[0.9, 0.2, 0.6], L=[12, 12, 1], t=[0.01, 0.0, 0.03], s=[8.0, 1e4, 1.0], beta=[1e-6, 0.7, 0.3 - 1e-6]),
+        dict(alpha=[1e-300, 0.5, 1 - 1e-12], L=[0, 3, 12], t=[0.0, 0.01, 0.02], s=[64.0, 0.0, 32.0],
+             beta=[0.0, 0.0, 1.0]),
+        dict(alpha=[0.9, 0.2, 0.6], L=[12, 12, 1], t=[0.01, 0.0, 0.03], s=[8.0, 1e4, 1.0],
+             beta=[1e-6, 0.7, 0.3 - 1e-6]),
     ] + [dict(alpha=rng.uniform(0, 0.99, K), L=rng.integers(0, 13, K), t=rng.uniform(0, 0.05, K),
               s=rng.uniform(1, 1e3, K), beta=rng.dirichlet(np.ones(K))) for _ in range(6)]
     for cs in cases:

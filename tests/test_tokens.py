@@ -1,11 +1,12 @@
-"""Token law numerics against mpmath at 50 digits, and the properties of A (MODEL.md sec. 2)."""
+"""Token law numerics against mpmath at 50 digits, and the properties of A (docs/model.md sec. 2)."""
 
 import warnings
 
 import mpmath as mp
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from numerics import (
     accepted_pmf,
@@ -68,9 +69,9 @@ def test_pmf_against_mpmath_and_sums_to_one(reference, a, L):
     p = accepted_pmf(a, L)
     assert p.shape == (L + 1,) and np.all(p >= 0)
     tiny = np.finfo(float).tiny  # below the normal range float64 has no relative precision left
-    normal = [(x, y) for x, y in zip(p, pmf_ref) if y >= tiny]
+    normal = [(x, y) for x, y in zip(p, pmf_ref, strict=True) if y >= tiny]
     assert max(rel(x, y) for x, y in normal) <= 1e-13
-    assert all(abs(mp.mpf(float(x)) - y) <= tiny for x, y in zip(p, pmf_ref) if y < tiny)
+    assert all(abs(mp.mpf(float(x)) - y) <= tiny for x, y in zip(p, pmf_ref, strict=True) if y < tiny)
     assert abs(p.sum() - 1.0) <= (L + 1) * 2.3e-16  # one rounding per term of the sum
 
 
@@ -107,11 +108,11 @@ def test_positional_with_constant_profile_equals_iid(a):
 
 
 def test_positional_against_mpmath_and_interpolation():
-    prof = [0.76, 0.69, 0.67, 0.68, 0.68]  # EAGLE, LLaMA2-Chat 7B, MT-bench (MODEL.md sec. 4)
+    prof = [0.76, 0.69, 0.67, 0.68, 0.68]  # EAGLE, LLaMA2-Chat 7B, MT-bench (docs/model.md sec. 4)
     with mp.workdps(50):  # reference: 1 + sum_i prod_{j<=i} alpha_j in 50-digit arithmetic
         ref = [1 + mp.fsum(mp.fprod(mp.mpf(x) for x in prof[:i]) for i in range(1, L + 1)) for L in range(6)]
     got = expected_tokens_positional(prof, np.arange(6))
-    assert max(rel(g, r) for g, r in zip(got, ref)) <= 1e-15
+    assert max(rel(g, r) for g, r in zip(got, ref, strict=True)) <= 1e-15
     # a real L interpolates linearly (continuous relaxation of the solvers)
     assert expected_tokens_positional(prof, 2.25) == pytest.approx(got[2] + 0.25 * (got[3] - got[2]), rel=1e-15)
     # a batch of profiles, one length each

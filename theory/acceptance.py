@@ -10,7 +10,7 @@ when the draft has a token there (L_d >= i) and every earlier token was accepted
 With one draft length L for every draft (vLLM's counters), n_1 = D and n_i = a_{i-1}: position
 i is reached by the drafts accepted up to i - 1.
 
-i.i.d. model (MODEL.md sec. 2). P(N = n) = alpha^n (1 - alpha) for n < L and alpha^L for
+i.i.d. model (docs/model.md sec. 2). P(N = n) = alpha^n (1 - alpha) for n < L and alpha^L for
 n = L (:func:`theory.tokens.accepted_pmf`). A draft accepted in full is *censored*: its
 first rejection lies beyond its length. The log-likelihood of D drafts is
 

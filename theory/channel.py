@@ -1,4 +1,4 @@
-"""Uplink rate models, their shape, and the Shannon-rate inverse (MODEL.md sec. 2, "Uplink rate").
+"""Uplink rate models, their shape, and the Shannon-rate inverse (docs/model.md sec. 2, "Uplink rate").
 
 - ``linear``:  r(beta) = beta B eta
 - ``shannon``: r(beta) = beta B log2(1 + rho / beta)  (noise power grows with the share)
@@ -19,7 +19,7 @@ Numerics: :mod:`numerics.channel` (tied to these expressions by ``tests/test_the
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -27,17 +27,17 @@ from .symbols import B, beta, c, eta, r, rho
 
 __all__ = [
     "RATE_MODELS",
+    "linear_share_for_rate",
     "rate",
-    "rate_linear",
-    "rate_shannon",
+    "rate_concave",
     "rate_derivative",
     "rate_increasing",
-    "rate_concave",
+    "rate_linear",
+    "rate_shannon",
     "shannon_rate_supremum",
-    "shannon_share_for_rate_principal",
     "shannon_share_for_rate",
+    "shannon_share_for_rate_principal",
     "shannon_share_normalised",
-    "linear_share_for_rate",
 ]
 
 RATE_MODELS = ("linear", "shannon")
@@ -73,7 +73,7 @@ def rate_derivative(rate_model: str, order: int = 1) -> sp.Expr:
     return sp.simplify(sp.diff(rate(rate_model), beta, order))
 
 
-@lru_cache(maxsize=None)
+@cache
 def rate_increasing(rate_model: str) -> bool | None:
     """SymPy's decision that dr/dbeta > 0 for every beta > 0.
 
@@ -93,19 +93,19 @@ def rate_increasing(rate_model: str) -> bool | None:
     return sp.simplify(sp.diff(phi, x)).is_positive
 
 
-@lru_cache(maxsize=None)
+@cache
 def rate_concave(rate_model: str) -> bool | None:
     """SymPy's decision that d2r/dbeta2 <= 0 (linear: = 0; Shannon: -B rho^2/(beta (beta+rho)^2 ln 2) < 0)."""
     return rate_derivative(rate_model, 2).is_nonpositive
 
 
-@lru_cache(maxsize=None)
+@cache
 def shannon_rate_supremum() -> sp.Expr:
     """lim_{beta -> inf} of the Shannon rate: B rho / ln 2 (the rate is reachable iff c < 1)."""
     return sp.limit(rate_shannon(), beta, sp.oo)
 
 
-@lru_cache(maxsize=None)
+@cache
 def shannon_share_for_rate_principal() -> sp.Expr:
     """The root of r(beta) = r that ``sympy.solve`` returns (principal Lambert-W branch)."""
     sols = sp.solve(sp.Eq(rate_shannon(), r), beta)
@@ -114,7 +114,7 @@ def shannon_share_for_rate_principal() -> sp.Expr:
     return sols[0]
 
 
-@lru_cache(maxsize=None)
+@cache
 def shannon_share_for_rate() -> sp.Expr:
     r"""The finite band share that achieves rate r with the Shannon model (W_{-1} branch).
 
@@ -129,7 +129,7 @@ def shannon_share_for_rate() -> sp.Expr:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def shannon_share_normalised() -> sp.Expr:
     """:func:`shannon_share_for_rate` written in c = r ln 2 / (B rho): c rho / (-W_{-1}(-c e^{-c}) - c).
 

@@ -1,4 +1,4 @@
-r"""Heterogeneous draft lengths: results D1 to D7 of MODEL.md, derived in SymPy.
+r"""Heterogeneous draft lengths: results D1 to D7 of docs/model.md, derived in SymPy.
 
 Problem (one draft length L_k per user, band shares beta on the simplex, deadline tau):
 
@@ -68,29 +68,41 @@ Symbols come from :mod:`theory.symbols`; A(alpha, L) and its derivatives from
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
 from . import tokens as _tokens
-from .symbols import B, L, alpha, beta, eta, in_unit_interval, lam, q, rho, s, t, tau, v0, v1, T_o
+from .symbols import B, L, alpha, beta, eta, in_unit_interval, lam, q, rho, s, t, tau, v1
 
 __all__ = [
-    "tokens", "marginal", "rate", "draft_capacity", "capacity_derivatives",
+    "capacity_derivatives",
     "deadline_fill",
-    "inner_concavity_linear", "inner_concavity_composition",
-    "kkt_system", "kkt_closed_form", "model_md_closed_form", "kkt_time_slack",
-    "kkt_closed_form_free_drafting", "kkt_share_slope",
-    "reward",
-    "envelope_derivative", "joint_concavity", "outer_stationarity", "tangent_bound",
     "dinkelbach_stop_short",
+    "draft_capacity",
+    "envelope_derivative",
     "equal_finish_shares",
+    "inner_concavity_composition",
+    "inner_concavity_linear",
+    "joint_concavity",
+    "kkt_closed_form",
+    "kkt_closed_form_free_drafting",
+    "kkt_share_slope",
+    "kkt_system",
+    "kkt_time_slack",
+    "marginal",
+    "model_md_closed_form",
+    "outer_stationarity",
+    "rate",
+    "reward",
+    "tangent_bound",
+    "tokens",
 ]
 
 #: positive copies of t and s (the closed forms divide by them; t = 0 and s = 0 are treated apart)
 t_pos = sp.Symbol("t", positive=True)
 s_pos = sp.Symbol("s", positive=True)
-#: MODEL.md D3 auxiliaries: v = 1/u, u = t beta B eta + s; kappa, M; Dinkelbach ratio g;
+#: docs/model.md D3 auxiliaries: v = 1/u, u = t beta B eta + s; kappa, M; Dinkelbach ratio g;
 #: band time x = tau beta; per-token price mu = g v1; the deadline-slack w = tau - t L
 v = sp.Symbol("v", positive=True)
 kappa = sp.Symbol("kappa", positive=True)
@@ -109,13 +121,13 @@ def _check_model(model: str) -> None:
         raise ValueError(f"rate_model must be 'linear' or 'shannon', got {model!r}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def tokens() -> sp.Expr:
     """A(alpha, L) = (1 - alpha^(L+1)) / (1 - alpha) (:func:`theory.tokens.expected_tokens`)."""
     return _tokens.expected_tokens()
 
 
-@lru_cache(maxsize=None)
+@cache
 def marginal() -> sp.Expr:
     """A'(L) = -alpha^(L+1) ln(alpha) / (1 - alpha) (:func:`theory.tokens.marginal_tokens`)."""
     return _tokens.marginal_tokens()
@@ -256,7 +268,8 @@ def inner_concavity_composition() -> dict:
     rf = sp.Function("r")
     Lb = tau * phi.subs(rr, rf(beta))
     L2 = sp.diff(Lb, beta, 2)
-    shown = tau * (p2.subs(rr, rf(beta)) * sp.diff(rf(beta), beta) ** 2 + p1.subs(rr, rf(beta)) * sp.diff(rf(beta), beta, 2))
+    shown = tau * (p2.subs(rr, rf(beta)) * sp.diff(rf(beta), beta) ** 2
+                   + p1.subs(rr, rf(beta)) * sp.diff(rf(beta), beta, 2))
     return {
         "phi": phi,
         "phi_prime": p1,
@@ -318,7 +331,7 @@ def _stationarity_in_v() -> sp.Expr:
     return sp.simplify(foc.subs(beta, (1 / v - s_pos) / (t_pos * B * eta)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def kkt_closed_form() -> dict:
     """D3, linear rate: the closed form of v = 1/u from A'(L) dL/dbeta = lambda, by ``solve``.
 
@@ -356,7 +369,7 @@ def kkt_closed_form() -> dict:
 
 
 def model_md_closed_form() -> dict:
-    """MODEL.md D3 as printed, and its agreement with :func:`kkt_closed_form`.
+    """docs/model.md D3 as printed, and its agreement with :func:`kkt_closed_form`.
 
     Returns
     -------
@@ -600,8 +613,9 @@ def tangent_bound() -> dict:
     A ratio of affine functions with a positive denominator is monotone along each
     coordinate (the numerator of its partial derivative in tau does not depend on tau, the
     one in n not on n), so its supremum over tau >= 0, 0 <= n <= n_max is the largest of its
-    values at the corners: max(p/c, (p + m n_max)/(c + v1 n_max), d) (d: the limit tau -> inf). Used with D(tau0) + D'(tau0)(tau - tau0) >=
-    D(tau) (the dual function is concave in tau, D5) to bound G from above.
+    values at the corners: max(p/c, (p + m n_max)/(c + v1 n_max), d) (d: the limit tau -> inf).
+    Used with D(tau0) + D'(tau0)(tau - tau0) >= D(tau) (the dual function is concave in tau, D5)
+    to bound G from above.
 
     Returns
     -------

@@ -1,4 +1,4 @@
-r"""Homogeneous draft length: results H1 to H4 of MODEL.md, derived in SymPy.
+r"""Homogeneous draft length: results H1 to H4 of docs/model.md, derived in SymPy.
 
 Problem (one draft length L for every user, band shares beta on the simplex):
 
@@ -71,29 +71,29 @@ from .symbols import B, K, L, T_o, alpha, beta, eta, in_unit_interval, rho, s, t
 
 __all__ = [
     "RATE_MODELS",
-    "rate",
-    "per_token_latency",
-    "user_symbols",
-    "decomposition",
-    "epigraph_problem",
-    "lagrangian",
-    "kkt_system",
-    "kkt_solution",
-    "latency_convexity",
-    "rate_increasing",
-    "share_for_theta",
-    "share_derivatives",
-    "compensation",
     "affine_round_time",
-    "tokens_common",
-    "quasi_concavity",
-    "stationarity_equation",
-    "optimal_common_length",
-    "optimal_length_residual",
-    "stationary_point_domain",
-    "leviathan_improvement",
     "c0",
     "c1",
+    "compensation",
+    "decomposition",
+    "epigraph_problem",
+    "kkt_solution",
+    "kkt_system",
+    "lagrangian",
+    "latency_convexity",
+    "leviathan_improvement",
+    "optimal_common_length",
+    "optimal_length_residual",
+    "per_token_latency",
+    "quasi_concavity",
+    "rate",
+    "rate_increasing",
+    "share_derivatives",
+    "share_for_theta",
+    "stationarity_equation",
+    "stationary_point_domain",
+    "tokens_common",
+    "user_symbols",
 ]
 
 RATE_MODELS = ("linear", "shannon")
@@ -134,7 +134,7 @@ def rate(model: str, beta_: sp.Expr = beta, channel: sp.Expr | None = None) -> s
 
 def per_token_latency(model: str, beta_: sp.Expr = beta, t_: sp.Expr = t, s_: sp.Expr = _s_pos,
                       channel: sp.Expr | None = None) -> sp.Expr:
-    """h(beta) = t + s / r(beta) (MODEL.md section 2)."""
+    """h(beta) = t + s / r(beta) (docs/model.md section 2)."""
     return t_ + s_ / rate(model, beta_, channel)
 
 
@@ -221,7 +221,8 @@ def epigraph_problem(n: int, model: str) -> dict:
     constraint functions g <= 0 by family.
     """
     u = user_symbols(n, model)
-    h = [per_token_latency(model, b, tk, sk, ch) for b, tk, sk, ch in zip(u["beta"], u["t"], u["s"], u["channel"])]
+    h = [per_token_latency(model, b, tk, sk, ch)
+         for b, tk, sk, ch in zip(u["beta"], u["t"], u["s"], u["channel"], strict=True)]
     return {
         "variables": (theta,) + u["beta"],
         "objective": theta,
@@ -242,8 +243,8 @@ def lagrangian(n: int, model: str) -> tuple[sp.Expr, dict]:
     P = epigraph_problem(n, model)
     u = P["symbols"]
     lam0 = sp.Symbol("lambda", nonnegative=True)
-    Lag = (P["objective"] + sum(m * g for m, g in zip(u["mu"], P["latency"]))
-           + lam0 * P["band"] + sum(nu * g for nu, g in zip(u["nu"], P["sign"])))
+    Lag = (P["objective"] + sum(m * g for m, g in zip(u["mu"], P["latency"], strict=True))
+           + lam0 * P["band"] + sum(nu * g for nu, g in zip(u["nu"], P["sign"], strict=True)))
     P["lambda"] = lam0
     return Lag, P
 
@@ -257,13 +258,13 @@ def kkt_system(n: int, model: str) -> dict:
     Lag, P = lagrangian(n, model)
     u = P["symbols"]
     stat = [sp.diff(Lag, v) for v in P["variables"]]
-    comp = [m * g for m, g in zip(u["mu"], P["latency"])] + [P["lambda"] * P["band"]]
-    comp += [nu * b for nu, b in zip(u["nu"], u["beta"])]
+    comp = [m * g for m, g in zip(u["mu"], P["latency"], strict=True)] + [P["lambda"] * P["band"]]
+    comp += [nu * b for nu, b in zip(u["nu"], u["beta"], strict=True)]
     return {"stationarity": stat, "primal": P["latency"] + [P["band"]] + P["sign"],
             "complementary": comp, "problem": P, "lagrangian": Lag}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def kkt_solution(n: int = 3, model: str = "linear") -> dict:
     """Solve the stationarity conditions (with nu_k = 0, since beta_k > 0) for mu and lambda.
 
@@ -278,17 +279,17 @@ def kkt_solution(n: int = 3, model: str = "linear") -> dict:
     u = P["symbols"]
     lam0 = P["lambda"]
     g = sp.symbols(f"g_1:{n + 1}", positive=True)  # g_k = -h_k'(beta_k) > 0
-    slopes = [sp.simplify(-sp.diff(hk, b)) for hk, b in zip(P["h"], u["beta"])]
+    slopes = [sp.simplify(-sp.diff(hk, b)) for hk, b in zip(P["h"], u["beta"], strict=True)]
     stat = [e.subs({nu: 0 for nu in u["nu"]}) for e in sysd["stationarity"]]
     eqs = [stat[0]]  # dLag/dtheta = 1 - sum mu_k
-    for e, hk, b, m, gk in zip(stat[1:], P["h"], u["beta"], u["mu"], g):
+    for e, hk, b, m, gk in zip(stat[1:], P["h"], u["beta"], u["mu"], g, strict=True):
         # dLag/dbeta_k = mu_k h_k'(beta_k) + lambda: check the structure, then h_k' -> -g_k
         coef, rest = sp.diff(e, m), sp.simplify(e - m * sp.diff(e, m))
         if sp.simplify(coef - sp.diff(hk, b)) != 0 or rest != lam0:
             raise ArithmeticError(f"unexpected stationarity condition {e}")
         eqs.append(-m * gk + rest)
     stat = eqs
-    sol = sp.solve(stat, list(u["mu"]) + [lam0], dict=True)
+    sol = sp.solve(stat, [*u["mu"], lam0], dict=True)
     if len(sol) != 1:
         raise ArithmeticError(f"expected a unique KKT multiplier solution, got {sol}")
     sol = sol[0]
@@ -476,7 +477,8 @@ def quasi_concavity(n_alphas: int = 2) -> dict:
     D = c0 + c1 * L
     phi = sp.diff(N, L) * D - N * sp.diff(D, L)
     Npp = sp.diff(N, L, 2)
-    Npp_q = sp.simplify(sum(in_unit_interval(sp.diff(tokens_common(a_), L, 2), a_, q_) for a_, q_ in zip(als, qs)))
+    Npp_q = sp.simplify(sum(in_unit_interval(sp.diff(tokens_common(a_), L, 2), a_, q_)
+                            for a_, q_ in zip(als, qs, strict=True)))
     G = N / D
     return {
         "N": N,
@@ -504,7 +506,7 @@ def stationarity_equation() -> dict:
             "phi_at_minus_one": sp.simplify(phi.subs(L, -1))}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def optimal_common_length() -> dict:
     """H4 closed form: L° = (1 - z)/ln(alpha) - c0/c1, z = -W_{-1}(-alpha^(c0/c1 - 1)/e).
 

@@ -1,4 +1,4 @@
-"""Latency, round time and goodput (MODEL.md sec. 2).
+"""Latency, round time and goodput (docs/model.md sec. 2).
 
     h(beta)   = t + s / r(beta)                              per-token latency
     T_v(n)    = v0 + v1 n                                    verification of n tokens
@@ -24,16 +24,16 @@ from .symbols import L, T_o, alpha, beta, eta, n_batch, rho, s, t, user_symbols,
 
 __all__ = [
     "BATCHING_MODES",
-    "per_token_latency",
-    "drafting_time",
-    "verification_latency",
-    "batch_size",
-    "round_time",
-    "goodput",
-    "latency_decreasing",
-    "latency_convex",
     "RATE_ASSUMPTIONS",
+    "batch_size",
+    "drafting_time",
+    "goodput",
+    "latency_convex",
+    "latency_decreasing",
+    "per_token_latency",
     "rate_symbols",
+    "round_time",
+    "verification_latency",
 ]
 
 BATCHING_MODES = ("ragged", "padded")

@@ -1,4 +1,4 @@
-"""The symbols of the Multi-SPIN model, with their SymPy assumptions (MODEL.md sections 1-2).
+"""The symbols of the Multi-SPIN model, with their SymPy assumptions (docs/model.md sections 1-2).
 
 Every ``theory`` module builds its expressions from these objects, so that expressions from
 different modules combine and ``subs``/``lambdify`` find the same symbols.
@@ -29,13 +29,36 @@ from __future__ import annotations
 import sympy as sp
 
 __all__ = [
-    "alpha", "q", "L", "L_int", "n", "i", "j", "k", "K", "a",
-    "beta", "B", "eta", "rho", "r", "c", "t", "s",
-    "v0", "v1", "T_o", "n_batch", "theta", "tau", "lam",
-    "in_unit_interval", "user_symbols",
+    "B",
+    "K",
+    "L",
+    "L_int",
+    "T_o",
+    "a",
+    "alpha",
+    "beta",
+    "c",
+    "eta",
+    "i",
+    "in_unit_interval",
+    "j",
+    "k",
+    "lam",
+    "n",
+    "n_batch",
+    "q",
+    "r",
+    "rho",
+    "s",
+    "t",
+    "tau",
+    "theta",
+    "user_symbols",
+    "v0",
+    "v1",
 ]
 
-# ---------------------------------------------------------------- acceptance (MODEL.md sec. 2)
+# ---------------------------------------------------------------- acceptance (docs/model.md sec. 2)
 #: per-token acceptance probability, alpha in (0, 1) (the bound 1 via :func:`in_unit_interval`)
 alpha = sp.Symbol("alpha", positive=True)
 #: reparametrisation of the unit interval: alpha = 1 / (1 + q), q in (0, inf)
@@ -51,10 +74,10 @@ j = sp.Symbol("j", integer=True, positive=True)
 #: user index and number of users
 k = sp.Symbol("k", integer=True, nonnegative=True)
 K = sp.Symbol("K", integer=True, positive=True)
-#: position-dependent acceptance profile a[1..L] (alpha_1..alpha_L of MODEL.md)
+#: position-dependent acceptance profile a[1..L] (alpha_1..alpha_L of docs/model.md)
 a = sp.IndexedBase("alpha", positive=True)
 
-# ---------------------------------------------------------------- uplink (MODEL.md sec. 2)
+# ---------------------------------------------------------------- uplink (docs/model.md sec. 2)
 #: band share of a user, beta in (0, 1]
 beta = sp.Symbol("beta", positive=True)
 #: total uplink band [Hz]
@@ -68,7 +91,7 @@ r = sp.Symbol("r", positive=True)
 #: normalised Shannon rate c = r ln 2 / (B rho), reachable iff c < 1
 c = sp.Symbol("c", positive=True)
 
-# ---------------------------------------------------------------- latency (MODEL.md sec. 2)
+# ---------------------------------------------------------------- latency (docs/model.md sec. 2)
 #: draft time per token [s] (0: drafting is free)
 t = sp.Symbol("t", nonnegative=True)
 #: upload payload per draft token [bit] (0: nothing to upload)

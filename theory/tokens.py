@@ -1,4 +1,4 @@
-"""Accepted draft tokens per round, derived from the truncated geometric law (MODEL.md sec. 2).
+"""Accepted draft tokens per round, derived from the truncated geometric law (docs/model.md sec. 2).
 
 Each of L draft tokens is accepted with probability alpha, independently, until the first
 rejection; N counts the accepted ones:
@@ -29,7 +29,7 @@ Numerical evaluation: :mod:`numerics.tokens` (tied to these expressions by
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -37,24 +37,24 @@ from .symbols import L, L_int, a, alpha, i, in_unit_interval, j, n
 
 __all__ = [
     "accepted_pmf",
-    "pmf_total",
+    "accepted_second_moment",
+    "accepted_variance",
+    "alpha_derivative_numerator",
+    "concave_in_L",
+    "convex_in_alpha",
     "expected_accepted",
     "expected_accepted_at_one",
     "expected_tokens",
-    "accepted_second_moment",
-    "accepted_variance",
-    "tokens_limit",
-    "marginal_tokens",
-    "tokens_curvature_in_L",
-    "tokens_alpha_derivative",
-    "alpha_derivative_numerator",
     "expected_tokens_polynomial",
     "expected_tokens_positional",
     "expected_tokens_tail_sum",
     "increasing_in_L",
-    "concave_in_L",
     "increasing_in_alpha",
-    "convex_in_alpha",
+    "marginal_tokens",
+    "pmf_total",
+    "tokens_alpha_derivative",
+    "tokens_curvature_in_L",
+    "tokens_limit",
 ]
 
 
@@ -84,17 +84,17 @@ def _generic(expr: sp.Expr) -> sp.Expr:
     return expr.subs(sp.Eq(alpha, 1), sp.false)
 
 
-@lru_cache(maxsize=None)
+@cache
 def pmf_total() -> sp.Expr:
     """sum_n P(N = n), derived by summation; simplifies to 1 (a check of the pmf)."""
     return sp.simplify(_generic(_expect(sp.Integer(1))))
 
 
-@lru_cache(maxsize=None)
+@cache
 def expected_accepted() -> sp.Expr:
     r"""E[N] derived by summation of the pmf, as a function of real L (alpha in (0, 1)).
 
-    Equals :math:`\alpha (1 - \alpha^L) / (1 - \alpha)` (MODEL.md sec. 2; the tests compare).
+    Equals :math:`\alpha (1 - \alpha^L) / (1 - \alpha)` (docs/model.md sec. 2; the tests compare).
 
     Examples
     --------
@@ -106,13 +106,13 @@ def expected_accepted() -> sp.Expr:
     return sp.simplify(_generic(_expect(n))).subs(L_int, L)
 
 
-@lru_cache(maxsize=None)
+@cache
 def expected_accepted_at_one() -> sp.Expr:
     """The alpha = 1 branch of the summation for E[N] (every token accepted): L."""
     return sp.simplify(_expect(n).subs(sp.Eq(alpha, 1), sp.true).subs(alpha, 1)).subs(L_int, L)
 
 
-@lru_cache(maxsize=None)
+@cache
 def expected_tokens() -> sp.Expr:
     r"""Tokens per round A(alpha, L) = E[N] + 1 (accepted drafts plus the server's token).
 
@@ -127,13 +127,13 @@ def expected_tokens() -> sp.Expr:
     return sp.simplify(1 + expected_accepted())
 
 
-@lru_cache(maxsize=None)
+@cache
 def accepted_second_moment() -> sp.Expr:
     """E[N^2] derived by summation of the pmf (real L, alpha in (0, 1))."""
     return sp.simplify(_generic(_expect(n**2))).subs(L_int, L)
 
 
-@lru_cache(maxsize=None)
+@cache
 def accepted_variance() -> sp.Expr:
     r"""Var N = E[N^2] - E[N]^2 (closed form; it cancels near alpha = 0 and 1 in floating point).
 
@@ -143,7 +143,7 @@ def accepted_variance() -> sp.Expr:
     return sp.factor(sp.simplify(accepted_second_moment() - expected_accepted() ** 2))
 
 
-@lru_cache(maxsize=None)
+@cache
 def tokens_limit(at: int) -> sp.Expr:
     """lim A(alpha, L) as alpha -> ``at`` (0 from above or 1 from below): 1 and L + 1.
 
@@ -157,25 +157,25 @@ def tokens_limit(at: int) -> sp.Expr:
     return sp.limit(expected_tokens(), alpha, at, "+" if at == 0 else "-")
 
 
-@lru_cache(maxsize=None)
+@cache
 def marginal_tokens() -> sp.Expr:
     r"""A'(L) = dA/dL = :math:`-\alpha^{L+1}\ln\alpha / (1 - \alpha)` (used by D3, D4, D6)."""
     return sp.simplify(sp.diff(expected_tokens(), L))
 
 
-@lru_cache(maxsize=None)
+@cache
 def tokens_curvature_in_L() -> sp.Expr:
     """d2A/dL2 (negative: A is concave in L)."""
     return sp.simplify(sp.diff(expected_tokens(), L, 2))
 
 
-@lru_cache(maxsize=None)
+@cache
 def tokens_alpha_derivative() -> sp.Expr:
     """dA/dalpha at fixed L."""
     return sp.simplify(sp.diff(expected_tokens(), alpha))
 
 
-@lru_cache(maxsize=None)
+@cache
 def alpha_derivative_numerator() -> sp.Expr:
     """(1 - alpha)^2 dA/dalpha = 1 - (L+1) alpha^L + L alpha^(L+1) (derived, then expanded)."""
     return sp.expand(sp.simplify(tokens_alpha_derivative() * (1 - alpha) ** 2))
@@ -202,7 +202,7 @@ def expected_tokens_positional(length: int) -> sp.Expr:
     r"""A with position-dependent acceptance a[1..L], derived from the pmf for a given L.
 
     P(N = m) = (prod_{j<=m} a_j)(1 - a_{m+1}) for m < L and prod_{j<=L} a_j for m = L;
-    A = 1 + sum_m m P(N = m), expanded. Equals :func:`expected_tokens_tail_sum` (MODEL.md:
+    A = 1 + sum_m m P(N = m), expanded. Equals :func:`expected_tokens_tail_sum` (docs/model.md:
     A = 1 + sum_i prod_{j<=i} alpha_j), and :func:`expected_tokens` when every a_j = alpha.
 
     Raises
@@ -217,7 +217,7 @@ def expected_tokens_positional(length: int) -> sp.Expr:
 
 
 def expected_tokens_tail_sum(length: int) -> sp.Expr:
-    """1 + sum_{i=1}^{L} prod_{j=1}^{i} a_j (the tail-sum form of MODEL.md), for a given L."""
+    """1 + sum_{i=1}^{L} prod_{j=1}^{i} a_j (the tail-sum form of docs/model.md), for a given L."""
     _check_length(length)
     if length == 0:
         return sp.Integer(1)
