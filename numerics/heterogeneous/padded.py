@@ -170,7 +170,9 @@ def padded_joint(pb: Problem, g0: float, m_guess: float | None, tau0: float | No
         c_m = pb.c + w1 * m
         pt = joint(pb, capm, c_m, 0.0, state["g"], state["tau"])
         if pt is None:
-            pt, _ = dinkelbach(pb, capm, c_m, 0.0, state["g"] * 0.5)
+            # Dinkelbach needs a start at or below G**(m): the goodput of drafting nothing is one
+            g_zero = float(np.sum(pb.u.tokens(np.zeros(pb.K)))) / c_m
+            pt, _ = dinkelbach(pb, capm, c_m, 0.0, min(state["g"] * 0.5, g_zero))
         pt.mu = 0.0
         if pt.tau > 0:
             state["tau"] = pt.tau
