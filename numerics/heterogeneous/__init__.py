@@ -14,6 +14,8 @@ One module per step (derivations in :mod:`theory.heterogeneous`):
 - :mod:`.inner` the band problem at a fixed deadline: concave (D2), per-user stationarity
   with the W_0 closed form or a bracketed Newton root, the band multiplier as a monotone root
   (D3), token prices of Dinkelbach's step (D6).
+- :mod:`.response` per-user responses for a piecewise-linear A and the implicit derivatives
+  of the stationarity, from which F'(tau) (envelope, D5) and F''(tau).
 - :mod:`.outer` the relaxation: Dinkelbach on the ratio (D6), the deadline as the root of
   F'(tau) = g from the envelope theorem (D5), both at once by a joint Newton step;
   :mod:`.padded` the common cap of padded batching with v1 > 0.
