@@ -56,8 +56,12 @@ lint: $(VENV)/.dev
 mutate: $(VENV)/.mutate
 	nice -n 10 $(BIN)/python mutation/run.py $(MUTATE_ARGS)
 
-# The wheel users install (dist/multispin-VERSION-py3-none-any.whl).
+# The wheel users install (dist/multispin-VERSION-py3-none-any.whl), built from a clean build
+# folder: setuptools copies the packages into build/lib and does not delete what an earlier
+# build left there, so a module deleted since would still ship (.ci/check_wheel.py also refuses
+# any packaged file that git does not track).
 wheel: $(STAMP)
+	rm -rf build/lib build/bdist.* dist
 	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
 
 clean:

@@ -10,38 +10,58 @@ T being the unique root on (max_k L_k t_k, inf) of a decreasing function. With L
 all users this is H2 (T = theta*, the per-token makespan); the homogeneous regime scales it by
 L (H1), the integer heterogeneous regime uses it per length vector (D7).
 
-Root finding (:func:`finish_times`, many vectors at once). S is convex and decreasing in T
-(r^{-1} is convex increasing and d / (T - c) convex decreasing), so Newton's method from the
-left end of the bracket below increases monotonically to the root; it runs in
-:func:`numerics.roots.newton` (bracketed, bisection as safeguard). Bracket: at
-lo = max_k (c_k + a_k), a_k = d_k / r_k(1), some user needs the whole band (S >= 1); at
-hi = max_k c_k + sum_k a_k every beta_k <= a_k / sum(a), because r(beta) >= beta r(1) for a
-concave rate with r(0) = 0 (S <= 1). Times are measured from the latest drafting end
-c_max = max_k c_k (T = c_max + y): every formula uses only the slacks q_k = T - c_k =
-y + (c_max - c_k), and y is of the size of the upload times, so a huge band (upload times
-below eps c_max) loses no digits. Shannon shares come from the W_{-1} closed form of
-:func:`numerics.channel.rate_inverse` at every step.
+Root finding. Newton's method on H(T) = 1 / S(T) - 1, safeguarded by the bracket below and
+bisection. For the linear rate 1/beta_k(T) = B eta_k (T - c_k) / d_k is affine in T, so H + 1
+is the reciprocal of a sum of reciprocals of positive affine functions: concave and
+increasing, hence Newton from any point lands left of the root (never beyond the pole
+max_k c_k) and then increases monotonically to it; with equal c_k it is exact in one step.
+For the Shannon rate the same iteration is used with the bracket as safeguard, the shares
+from the W_{-1} closed form (:func:`numerics.channel.rate_inverse`). The loop stops when the
+Newton step is below 1e-8 min_k (T - c_k) / e_k (e_k = r / (beta r') >= 1, the elasticity of the
+rate, 1 for the linear one: (T - c_k) / e_k is the time over which beta_k changes by its own
+size); then T and the shares are moved to the root along the curve beta(T) to first order
+(error (step / scale)^2 < 1e-16 relative): a common shift of every
+finishing time, so that they stay equal to float precision and the shares sum to 1 to float
+precision (a rescaling by 1/S would instead shift each finishing time by (S - 1) times its
+upload time).
 
-The shares of one vector (:func:`equal_finish_root`) are then moved to the root along the
-curve beta(T), to first order (error (step / q)^2): a common shift of every finishing time,
-so that they stay equal to float precision and the shares sum to 1 to float precision (a
-rescaling by 1/S would instead shift each finishing time by (S - 1) times its upload time).
+Many vectors at once (:func:`finish_times`, the integer heterogeneous search): the same root
+by :func:`numerics.roots.newton` from the left end of the bracket, times measured from c_max.
+
+Power-limited users. The Shannon rate of user k never exceeds B rho_k / ln 2, so it cannot
+finish before t_k + s_k ln2 / (B rho_k), however much band it gets, and its rate at the whole
+band is that supremum times log1p(rho_k)/rho_k = 1 - rho_k/2 + ...: for rho_k below about
+1e-15 (next to users with a normal SNR) its share climbs from ~0 to ~1 within one double of T.
+The root then lies between two adjacent doubles: the loop stops when the bracket is that narrow,
+and T is its upper end (where every share is finite; a few ulps up if rounding left it before a
+user's earliest finish), which is theta* to float precision. There, and wherever a share is not
+determined by T in binary64 (its rounding error eps e_k reaches 1/16, e_k = r / (beta r') the
+elasticity of the rate; about 1/(1 - c_k) for a power-limited user), T stays and the band the
+other users leave goes to those users (:func:`_to_the_root`). Their finishing times do not
+depend on their share to float precision, so the makespan is right and every other share is
+accurate. Several such users (earliest finishes equal to float precision) split it in
+proportion to their upload volume d_k: near its earliest finish P_k a user needs
+d_k ln2 / (2 B (T - P_k)), so this is exact when the earliest finishes are equal; the exact
+split would need them to a relative precision of about rho_k, beyond binary64.
 
 Symbolic source: :mod:`theory.homogeneous` (KKT system, closed forms of beta_k(theta)).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .channel import _shannon_u, rate, rate_inverse
+from .channel import _shannon_elasticity, _shannon_share, _shannon_u, rate, rate_inverse
 from .roots import newton
 from .scenario import Scenario
 from .validation import as_draft_lengths, as_float, as_scenario
 
-__all__ = ["share_for_deadline", "equal_finish_allocation", "equal_finish_root", "finish_times"]
+__all__ = ["equal_finish_allocation", "equal_finish_root", "finish_times", "share_for_deadline"]
 
 _EPS = np.finfo(np.float64).eps
+_MAX_ITER = 200
 _LN2 = float(np.log(2.0))
 
 
@@ -67,6 +87,39 @@ def share_for_deadline(scenario: Scenario, L, T) -> np.ndarray:
         raise ValueError(f"deadline T={T!r} is not after the drafting time of every uploading user")
     r_req = np.where(need, s * L / np.where(need, slack, 1.0), 0.0)
     return np.where(need, rate_inverse(scenario.rate_model, r_req, scenario.bandwidth_hz, scenario.channel), 0.0)
+
+
+def _shares_and_slope(rate_model: str, T: float, c, d, B: float, ch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """beta_k(T) = r^{-1}(d_k / (T - c_k)), dbeta_k/dT (all users upload) and the elasticities
+    e_k = r / (beta r') of the rate.
+
+    On the curve r(beta_k) = d_k / q_k (q_k = T - c_k), dbeta_k/dT = -beta_k e_k / q_k (e_k = 1 for
+    the linear rate; :func:`numerics.channel._shannon_elasticity`): no d / q^2 and no r', which
+    underflows for a power-limited Shannon user (rho_k << beta_k). q_k / e_k is the time over which
+    beta_k changes by its own size (about T - P_k for a power-limited user, P_k its earliest
+    finish), and eps e_k the relative rounding error of beta_k. A Shannon user whose required rate
+    is at or above its supremum B rho_k / ln 2 (T at or before its earliest finish, to float
+    precision) gets beta_k = e_k = +inf, dbeta_k/dT = -inf: T is too early.
+    """
+    q = T - c
+    if rate_model == "linear":
+        beta = d / (B * ch * q)
+        return beta, -beta / q, np.ones_like(beta)
+    beta, _, u = _shannon_share(d / q, B, ch)
+    reach = np.isfinite(beta)
+    e = np.where(reach, _shannon_elasticity(np.where(reach, u, 1.0)), np.inf)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        return beta, -beta * e / q, e
+
+
+def _shares_and_weights(rate_model: str, T: float, c, d, B: float, ch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """beta_k(T), w_k = -q0 dbeta_k/dT = beta_k e_k q0 / q_k (q0 = min_k q_k) and e_k
+    (:func:`_shares_and_slope`): the slopes scaled by q0, which do not underflow at huge times."""
+    beta, _, e = _shares_and_slope(rate_model, T, c, d, B, ch)
+    q = T - c
+    with np.errstate(invalid="ignore", over="ignore"):
+        w = np.where(np.isfinite(beta), beta * e * (float(np.min(q)) / q), np.inf)
+    return beta, w, e
 
 
 def _shares(rate_model: str, q, d, B: float, ch):
@@ -167,7 +220,7 @@ def equal_finish_root(rate_model: str, c, d, bandwidth_hz: float, channel) -> tu
     Returns
     -------
     T : float
-        The common finishing time (:func:`finish_times`).
+        The common finishing time (module docstring: safeguarded Newton on 1/S(T) - 1).
     beta : ndarray (n,)
         Shares summing to 1 (to float precision, never above).
     """
@@ -175,20 +228,95 @@ def equal_finish_root(rate_model: str, c, d, bandwidth_hz: float, channel) -> tu
     d = np.asarray(d, dtype=np.float64)
     ch = np.asarray(channel, dtype=np.float64)
     B = float(bandwidth_hz)
-    y_arr, _ = finish_times(rate_model, c[None, :], d[None, :], B, ch, slack=True)
-    cmax = float(np.max(c))
-    y = float(y_arr[0])
-    q = y + (cmax - c)
-    beta, dbeta = _shares(rate_model, q, d, B, ch)
-    # move to the root along the curve beta(T), to first order (module docstring)
-    S, slope = float(np.sum(beta)), float(np.sum(dbeta))
-    if slope < 0:
-        y = y + (1.0 - S) / slope
-        beta = np.maximum(beta + (1.0 - S) * dbeta / slope, 0.0)
+    # Work with times measured from the latest drafting end c_max (T' = T - c_max, c' = c - c_max
+    # <= 0): every formula uses only the slacks q_k = T - c_k = T' - c'_k, and T' is of the size of
+    # the upload times. In absolute time the slack of the latest user would be the difference of
+    # two nearly equal numbers, 0 once the upload time is below eps c_max (a huge band:
+    # B = 1e22 Hz with t = 1 ms), and its share d / (B eta q) infinite.
+    c_max = float(np.max(c))
+    c = c - c_max
+    a = d / rate(rate_model, 1.0, B, ch)  # upload time with the whole band
+    # bracket: at lo some user needs the whole band, so S(lo) >= 1; at hi every
+    # beta_k <= a_k / sum(a) because r(beta) >= beta r(1) (concave, r(0) = 0), so S(hi) <= 1
+    lo = float(np.max(c + a))
+    hi = float(np.max(c) + np.sum(a))
+    T = lo
+    beta, w, e = _shares_and_weights(rate_model, T, c, d, B, ch)
+    beta_lo = beta  # the shares at lo (where S > 1), for a root between two doubles
+    collapsed = False
+    for _ in range(_MAX_ITER):
+        S, W = float(np.sum(beta)), float(np.sum(w))
+        if S > 1.0:
+            lo, beta_lo = T, beta
+        elif S < 1.0:
+            hi = T
+        # Newton on H(T) = 1/S(T) - 1: step = S (1 - S) / S'(T), S'(T) = -W / q0 (q0 = min_k q_k)
+        q0 = float(np.min(T - c))
+        newton = math.isfinite(S) and 0.0 < W < math.inf
+        step = -S * (1.0 - S) * q0 / W if newton else 0.5 * (lo + hi) - T
+        if newton and abs(step) <= 1e-8 * float(np.min((T - c) / e)):
+            break  # the first-order step of _to_the_root is then exact to (step e_k / q_k)^2 < 1e-16
+        if hi - lo <= 2.0 * np.spacing(hi):  # the root lies between two adjacent doubles (module docstring)
+            collapsed = True
+            break
+        T_new = T + step
+        if not (lo <= T_new <= hi):
+            T_new = 0.5 * (lo + hi)  # safeguard: bisection inside the bracket
+        T = T_new
+        beta, w, e = _shares_and_weights(rate_model, T, c, d, B, ch)
+    if collapsed:  # T: the upper double, where every share is finite and S <= 1
+        T = hi
+        beta, w, e = _shares_and_weights(rate_model, T, c, d, B, ch)
+        up = np.spacing(T)
+        for _ in range(64):  # a few ulps in practice: rounding of c_k + a_k at the bracket's upper end
+            if float(np.sum(beta)) <= 1.0:
+                break
+            beta_lo, T, up = beta, T + up, 2.0 * up
+            beta, w, e = _shares_and_weights(rate_model, T, c, d, B, ch)
+    T, beta = _to_the_root(T, beta, w, e, beta_lo if collapsed else None, c, d)
     total = float(np.sum(beta))
     if total > 1.0:  # never above 1 (feasibility is checked strictly downstream); ~1 ulp
         beta = beta * ((1.0 - 2 * _EPS) / total)
-    return cmax + y, beta
+    return c_max + T, beta
+
+
+#: a share whose relative rounding error eps e_k reaches this is not determined by T in binary64
+#: (it carries at most 4 bits): a power-limited user near its earliest finish (module docstring)
+_UNDETERMINED = 1.0 / 16.0
+
+
+def _to_the_root(T: float, beta, w, e, beta_lo, c, d) -> tuple[float, np.ndarray]:
+    """The last step from the final iterate T to the root (module docstring).
+
+    - Some shares undetermined (eps e_k >= 1/16: power-limited users near their earliest finish):
+      T stays (the root to float precision) and they share the band the others leave in
+      proportion to their upload volume d_k.
+    - Newton converged (``beta_lo`` None): T and the shares move to the root along the curve
+      beta(T) to first order, T += (1 - S) / S'(T), beta_k += (1 - S) w_k / W.
+    - The root between two doubles (``beta_lo``: the shares at the lower double): T stays (the
+      upper double) and the band left goes along the chord between the doubles (the linear
+      interpolation in T of the shares, summing to 1), or along the tangent if rounding put
+      S <= 1 at both ends.
+    """
+    S = float(np.sum(beta))
+    und = e * _EPS >= _UNDETERMINED
+    if und.any():
+        rest = 1.0 - float(np.sum(beta[~und]))
+        if rest > 0.0:
+            beta = np.where(und, rest * d / float(np.sum(d[und])), beta)
+        return T, beta
+    W = float(np.sum(w))
+    if not (0.0 < W < math.inf and math.isfinite(S)):
+        return T, beta
+    if beta_lo is None:
+        return T - (1.0 - S) * float(np.min(T - c)) / W, np.maximum(beta + (1.0 - S) * (w / W), 0.0)
+    with np.errstate(invalid="ignore"):
+        gain = beta_lo - beta
+    weights = np.maximum(gain, 0.0) if float(np.sum(beta_lo)) > 1.0 and np.isfinite(gain).all() else w
+    total = float(np.sum(weights))
+    if S < 1.0 and 0.0 < total < math.inf:
+        beta = beta + (1.0 - S) * (weights / total)
+    return T, beta
 
 
 def equal_finish_allocation(scenario: Scenario, L) -> tuple[np.ndarray, float]:

@@ -18,7 +18,7 @@ import inspect
 
 import numpy as np
 
-from .homogeneous import best_common_length, check_positive_round_time, solve_homogeneous
+from .homogeneous import best_common_length, solve_homogeneous
 from .latency import goodput, per_token_latency, round_time
 from .scenario import Scenario
 from .solution import Solution
@@ -65,8 +65,9 @@ def baseline(scenario: Scenario, name: str, **kw) -> Solution:
     Raises
     ------
     ValueError
-        Unknown ``name``; an unexpected keyword; ``L`` not an integer >= 1; a zero round
-        time (every cost zero).
+        Unknown ``name``; an unexpected keyword; ``L`` not an integer >= 1. (Every goodput
+        is finite: the Scenario guarantees v0 + v1 K + overhead >= 1e-12 s,
+        :data:`numerics.validation.MIN_ROUND_TIME`.)
 
     Examples
     --------
@@ -95,10 +96,7 @@ def baseline(scenario: Scenario, name: str, **kw) -> Solution:
         return solve_homogeneous(scenario)
     if name == "autoregressive":
         _no_kwargs(name, kw)
-        if scenario.v0 == 0 and scenario.v1 == 0 and scenario.overhead == 0:
-            raise ValueError("autoregressive round time is 0: v0, v1 and overhead are all zero")
         return _exact(name, scenario, np.zeros(K, dtype=np.int64), np.zeros(K))
-    check_positive_round_time(scenario)
     equal = np.full(K, 1.0 / K)
     if name == "equal-fixed":
         L = kw.pop("L", DEFAULT_FIXED_L)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .lambertw import lambertw
-from .validation import RATE_MODELS, as_float_array, fmt
+from .validation import BAND_SLACK, RATE_MODELS, as_float_array, fmt
 
 __all__ = ["rate", "rate_inverse", "rate_derivative"]
 
@@ -38,6 +38,26 @@ def _check_model(rate_model: str) -> None:
 
 def _first(x: np.ndarray, bad: np.ndarray) -> float:
     return float(x[bad].flat[0]) if x.ndim else float(x)
+
+
+def _check_share(beta) -> np.ndarray:
+    """beta as a float64 array; ValueError unless every entry is a band share in [0, 1] (1 + 1e-12 for round-off)."""
+    beta = as_float_array("beta", beta, None)
+    bad = ~((beta >= 0) & (beta <= 1.0 + BAND_SLACK))
+    if bad.any():
+        raise ValueError(f"beta must lie in [0, 1] (a share of the band), got {_first(beta, bad)!r}")
+    return beta
+
+
+def _finite_rate(what: str, value: np.ndarray, bandwidth_hz: np.ndarray, ch: np.ndarray) -> np.ndarray:
+    """``value`` unless an entry overflowed: ValueError naming bandwidth_hz and the channel (B eta or B rho
+    too large)."""
+    bad = ~np.isfinite(value)
+    if bad.any():
+        b, c = np.broadcast_arrays(bandwidth_hz, ch, value)[:2]
+        raise ValueError(f"{what} overflows (above {np.finfo(np.float64).max:.3g}): bandwidth_hz = {_first(b, bad)!r} "
+                         f"with channel (eta or rho) = {_first(c, bad)!r} is too large")
+    return value
 
 
 def _check_link(bandwidth_hz, channel) -> tuple[np.ndarray, np.ndarray]:
@@ -66,6 +86,13 @@ def rate(rate_model: str, beta, bandwidth_hz, channel):
     channel : array_like
         eta (linear, bit/s/Hz) or rho (Shannon, full-band SNR, linear scale), > 0.
 
+    Raises
+    ------
+    ValueError
+        Unknown rate model; beta outside [0, 1] (1 + 1e-12 allowed for round-off) or not a
+        number; B or the channel not finite and > 0; a rate that overflows the largest
+        double (B eta or B log2(1 + rho) above 1.8e308 bit/s).
+
     Examples
     --------
     >>> float(rate('linear', 0.5, 1e6, 2.0))   # 0.5 * 1e6 * 2
@@ -74,17 +101,15 @@ def rate(rate_model: str, beta, bandwidth_hz, channel):
     1.0
     """
     _check_model(rate_model)
-    beta = as_float_array("beta", beta, None)
+    beta = _check_share(beta)
     bandwidth_hz, ch = _check_link(bandwidth_hz, channel)
-    bad = ~((beta >= 0) & np.isfinite(beta))
-    if bad.any():
-        raise ValueError(f"beta must be finite and >= 0, got {_first(beta, bad)!r}")
-    if rate_model == "linear":
-        return (beta * bandwidth_hz * ch)[()]
-    pos = beta > 0
-    b = np.where(pos, beta, 1.0)
-    val = b * bandwidth_hz * _log1p_ratio(ch, b) / _LN2
-    return np.where(pos, val, 0.0)[()]
+    with np.errstate(over="ignore"):
+        if rate_model == "linear":
+            return _finite_rate("the rate beta B eta", beta * bandwidth_hz * ch, bandwidth_hz, ch)[()]
+        pos = beta > 0
+        b = np.where(pos, beta, 1.0)
+        val = b * bandwidth_hz * _log1p_ratio(ch, b) / _LN2
+    return _finite_rate("the rate beta B log2(1 + rho/beta)", np.where(pos, val, 0.0), bandwidth_hz, ch)[()]
 
 
 def _log1p_ratio(ch: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -98,20 +123,22 @@ def rate_derivative(rate_model: str, beta, bandwidth_hz, channel):
     """dr/dbeta: B eta (linear); B [log2(1 + rho/beta) - rho / ((beta + rho) ln 2)] (Shannon).
 
     Symbolic source: :func:`theory.channel.rate_derivative`. The Shannon slope is +inf at
-    beta = 0. Raises ``ValueError`` for beta negative or not finite, B or the channel <= 0.
+    beta = 0; with p = rho / beta it is B (log1p(p) - p / (1 + p)) / ln 2, evaluated without
+    cancellation for small p (p^2 / 2 - 2 p^3 / 3 + ...: a power-limited user, rho << beta)
+    and without overflow of p. Raises ``ValueError`` for beta outside [0, 1], B or the
+    channel <= 0, or a slope that overflows (B eta above 1.8e308).
     """
     _check_model(rate_model)
-    beta = as_float_array("beta", beta, None)
+    beta = _check_share(beta)
     bandwidth_hz, ch = _check_link(bandwidth_hz, channel)
-    bad = ~((beta >= 0) & np.isfinite(beta))
-    if bad.any():
-        raise ValueError(f"beta must be finite and >= 0, got {_first(beta, bad)!r}")
-    if rate_model == "linear":
-        return (bandwidth_hz * ch * np.ones_like(beta))[()]
-    pos = beta > 0
-    b = np.where(pos, beta, 1.0)
-    val = bandwidth_hz * (np.log1p(ch / b) - ch / (b + ch)) / _LN2
-    return np.where(pos, val, np.inf)[()]
+    with np.errstate(over="ignore"):
+        if rate_model == "linear":
+            return _finite_rate("the slope B eta", bandwidth_hz * ch * np.ones_like(beta), bandwidth_hz, ch)[()]
+        pos = beta > 0
+        b = np.where(pos, beta, 1.0)
+        # log1p(p) - p/(1+p) = u - (1 - e^{-u}) = e^{-u} - 1 + u with u = log1p(p) (no overflow of p, no cancellation)
+        val = bandwidth_hz * _expm1_minus_x(-_log1p_ratio(ch, b)) / _LN2
+    return np.where(pos, _finite_rate("the slope of the rate", val, bandwidth_hz, ch), np.inf)[()]
 
 
 def rate_inverse(rate_model: str, r, bandwidth_hz, channel):
@@ -142,12 +169,62 @@ def rate_inverse(rate_model: str, r, bandwidth_hz, channel):
         raise ValueError(f"rate r must be finite and >= 0, got {_first(r, bad)!r}")
     if rate_model == "linear":
         return (r / (bandwidth_hz * ch))[()]
-    c = r * _LN2 / (bandwidth_hz * ch)
+    beta, c, _ = _shannon_share(r, bandwidth_hz, ch)
     if np.any(c >= 1):
         raise ValueError(
             f"rate r is unreachable with the Shannon model: c = r ln2 / (B rho) = {_first(c, c >= 1)!r} >= 1"
         )
-    return (c * ch / _shannon_u(c))[()]  # beta = c rho / u (theory.channel.shannon_share_normalised)
+    return beta[()]
+
+
+def _shannon_share(r: np.ndarray, B, ch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(beta, c, u) for Shannon rates r >= 0: beta = c rho / u (theory.channel.shannon_share_normalised).
+
+    c = r ln2 / (B rho), formed as (r ln2 / B) / rho where B rho overflows (B = 1e300, rho = 1e300);
+    log c = log(r ln2 / B) - log(rho) stays exact where c itself underflows (a huge SNR), and there
+    c rho is taken as r ln2 / B (c rho would be 0 or lose digits). Unreachable entries (c >= 1: the
+    rate is at or above the supremum B rho / ln 2) get beta = +inf and u = 0; the caller decides
+    (rate_inverse raises).
+    """
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        Brho = B * ch
+        cr = r * _LN2 / B  # c rho
+        c = np.where(np.isfinite(Brho), r * _LN2 / Brho, cr / ch)
+        log_c = np.log(cr) - np.log(ch)
+        c_rho = np.where(c >= np.finfo(np.float64).tiny, c * ch, cr)
+    c, c_rho, log_c = np.broadcast_arrays(c, c_rho, log_c)
+    reach = c < 1
+    u = np.zeros(c.shape)
+    if reach.any():
+        u[reach] = _shannon_u(c[reach], log_c[reach])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta = np.where(reach, c_rho / np.where(reach, u, 1.0), np.inf)
+    return beta, c, u
+
+
+def _rate_elasticity(rate_model: str, beta, bandwidth_hz, channel) -> np.ndarray:
+    """r(beta) / (beta r'(beta)) >= 1 for shares beta > 0: 1 (linear), :func:`_shannon_elasticity` of
+    u = log1p(rho / beta) (Shannon; no overflow of rho / beta). Arguments as checked by :func:`rate`."""
+    beta = np.asarray(beta, dtype=np.float64)
+    if rate_model == "linear":
+        return np.ones_like(beta)
+    return _shannon_elasticity(_log1p_ratio(np.asarray(channel, dtype=np.float64), beta))
+
+
+def _shannon_elasticity(u: np.ndarray) -> np.ndarray:
+    """r / (beta r'(beta)) of the Shannon rate at u = log1p(rho / beta) > 0: u / (e^{-u} - 1 + u) >= 1.
+
+    The denominator is r'(beta) ln2 / B (:func:`rate_derivative`); for small u (a power-limited
+    user, rho << beta) it is u^2/2 (1 - u/3 + ...) and the ratio 2 / (u (1 - u/3 + ...)), computed
+    without forming u^2 (which underflows below u = 1.5e-154). dbeta/dT = -beta e / (T - c) on the
+    equal-finish curve (:mod:`numerics.allocation`), and 1/g = (r / s) beta e in the H2 multipliers.
+    """
+    u = np.asarray(u, dtype=np.float64)
+    small = u < 1.0
+    us = np.where(small, u, 1.0)
+    big = np.where(small, 2.0, u)
+    with np.errstate(divide="ignore"):
+        return np.where(small, 2.0 / (us * _half_sq_ratio(-us)), big / (np.expm1(-big) + big))
 
 
 #: below this c the argument -c e^{-c} of W_{-1} is within reach of the subnormal range
@@ -156,14 +233,19 @@ _C_TINY = 1e-280
 _C_NEAR_ONE = 0.5
 
 
+def _half_sq_ratio(u: np.ndarray) -> np.ndarray:
+    """(e^u - 1 - u) / (u^2 / 2) for |u| < 1: 1 + u/3 + u^2/12 + ... (Horner, 20 terms; 1/22! < 1e-21)."""
+    acc = np.zeros_like(u)
+    for m in range(21, 1, -1):  # Horner on 2 (1/2! + u (1/3! + u (...)))
+        acc = acc * u / (m + 1) + 1.0
+    return acc
+
+
 def _expm1_minus_x(u: np.ndarray) -> np.ndarray:
     """e^u - 1 - u without cancellation: Taylor sum_{m>=2} u^m/m! (Horner, 20 terms) for |u| < 1."""
     small = np.abs(u) < 1.0
     us = np.where(small, u, 0.0)
-    acc = np.zeros_like(us)
-    for m in range(21, 1, -1):  # Horner on u^2 (1/2! + u (1/3! + u (...))); 1/22! < 1e-21
-        acc = acc * us / (m + 1) + 1.0
-    series = us * us / 2.0 * acc
+    series = us * us / 2.0 * _half_sq_ratio(us)
     return np.where(small, series, np.expm1(np.where(small, 0.0, u)) - u)
 
 
@@ -185,27 +267,33 @@ def _u_near_one(c: np.ndarray) -> np.ndarray:
     return u
 
 
-def _u_tiny(c: np.ndarray) -> np.ndarray:
-    """u for 0 < c < _C_TINY: u = log(u) - log(c) + log1p(c/u), a contraction with factor 1/(u + c) < 1/600."""
-    u = -np.log(c)
+def _u_tiny(c: np.ndarray, log_c: np.ndarray) -> np.ndarray:
+    """u for 0 < c < _C_TINY: u = log(u) - log(c) + log1p(c/u), a contraction with factor 1/(u + c) < 1/600.
+
+    Works from log c (exact also where c underflowed to a subnormal or to 0)."""
+    u = -log_c
     for _ in range(8):
-        u = np.log(u) - np.log(c) + np.log1p(c / u)
+        u = np.log(u) - log_c + np.log1p(c / u)
     return u
 
 
-def _shannon_u(c: np.ndarray) -> np.ndarray:
+def _shannon_u(c: np.ndarray, log_c: np.ndarray | None = None) -> np.ndarray:
     """u = log1p(rho/beta) = -W_{-1}(-c e^{-c}) - c > 0, the positive root of u = c (e^u - 1), for 0 <= c < 1.
 
     Three regimes (module docstring), each evaluated on its own elements only: the W_{-1}
     closed form for _C_TINY <= c <= 1/2; Newton from the series u = 2d + 2d^2/3 + ... on a
-    cancellation-free form for c > 1/2; the fixed point in log form for c < _C_TINY.
-    c = 0 returns 1 (unused: beta = 0 there).
+    cancellation-free form for c > 1/2; the fixed point in log form for c < _C_TINY, from
+    ``log_c`` when given (log c of a c that underflowed: a huge SNR), else from log(c).
+    c = 0 (and log_c = -inf) returns 1 (unused: beta = 0 there).
     """
     c = np.asarray(c, dtype=np.float64)
+    lc = np.log(np.where(c > 0, c, 1.0)) if log_c is None else np.asarray(log_c, dtype=np.float64)
+    tiny = (c < _C_TINY) & (lc > -np.inf) & ((c > 0) | (log_c is not None))
     out = np.ones_like(c)
     for mask, fn in (((c >= _C_TINY) & (c <= _C_NEAR_ONE), _u_lambert),
-                     (c > _C_NEAR_ONE, _u_near_one),
-                     ((c > 0) & (c < _C_TINY), _u_tiny)):
+                     (c > _C_NEAR_ONE, _u_near_one)):
         if mask.any():
             out[mask] = fn(c[mask])
+    if tiny.any():
+        out[tiny] = _u_tiny(c[tiny], lc[tiny])
     return out

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
 
@@ -138,21 +137,15 @@ def _print_solve(report: dict[str, Any], scenario) -> None:
 
 # ------------------------------------------------------------------ subcommands
 def _cmd_figures(a: argparse.Namespace) -> int:
-    from figures._pipeline import figure_modules, render_all  # entry point: allowed here (module docstring)
+    from figures.__main__ import render  # entry point: allowed here (module docstring)
 
-    out = Path(a.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {a.out!r} is a file, not a directory")
-    out.mkdir(parents=True, exist_ok=True)  # an unusable path fails here, before any progress output
-    paths = render_all(a.out, a.only, progress=True)
-    print(f"wrote {len(paths)} files to {a.out} ({len(paths) // 3} figures of {len(figure_modules())})")
-    return 0
+    return render(a.out, a.only)
 
 
 def _cmd_check(a: argparse.Namespace) -> int:
     from proofs_check.__main__ import main as check_main  # entry point: allowed here (module docstring)
 
-    return check_main(list(a.ids) + ["--ties"] * a.ties + ["--planted"] * a.planted)
+    return check_main(list(a.ids) + ["--ties"] * a.ties + ["--planted"] * a.planted, prog="multispin check")
 
 
 def _cmd_solve(a: argparse.Namespace) -> int:

@@ -4,13 +4,20 @@ The contract of the command line (issue 10):
 
 - exit 0 on success; **2** on bad input (a ``ValueError`` from the validation layer, a bad file
   or argument, an ``OSError`` on a path the user gave); **1** on an internal failure (any
-  other exception: a solver defect, ``MemoryError``, ...); 130 on Ctrl-C; **141** (128 +
-  SIGPIPE, what a shell reports for a program stopped by a closed pipe) when the reader of
-  stdout went away (``multispin solve x --json | head -3``): quietly, nothing on stderr.
+  other exception: a solver defect, ``MemoryError``, ...) and when the system refuses a write
+  (a full disk or quota, an I/O error: ``multispin presets > /dev/full``), which is not a bug
+  of the program; 130 on Ctrl-C; **141** (128 + SIGPIPE, what a shell reports for a program
+  stopped by a closed pipe) when the reader of stdout went away
+  (``multispin solve x --json | head -3``): quietly, nothing on stderr. A stdout closed from
+  the start (``multispin presets >&-``) is quiet too: the output is dropped (Python has no
+  stdout then) and the exit status is the command's.
 - on 1 and 2, exactly one line on stderr, ``multispin <command>: error: <message>`` (bad
-  input) or ``multispin <command>: internal error: <Type>: <message> ...`` (internal), never a
-  traceback; an exception type given its own label and code with :func:`register_failure`
-  (e.g. a solver failure, exit 1) prints ``multispin <command>: <label>: <message>``.
+  input, or a refused write: ``error: cannot write: No space left on device``) or
+  ``multispin <command>: internal error: <Type>: <message> ...`` (internal: only this one asks
+  for a bug report), never a traceback; an exception type given its own label and code with
+  :func:`register_failure` (e.g. a solver failure, exit 1) prints
+  ``multispin <command>: <label>: <message>``. The other entry points (``python -m figures``,
+  ``python -m proofs_check``) use the same guard with their own program name.
   ``MULTISPIN_TRACEBACK=1`` in the environment adds the traceback of an internal error, for
   a bug report.
 - Python warnings raised while a command runs are shown after it succeeds (as Python would),
@@ -29,6 +36,7 @@ is one line in ``numerics/cli.py`` (``SUBCOMMAND_MODULES``); :func:`run_guarded`
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import os
@@ -89,7 +97,20 @@ def _silence_stdout() -> None:
         pass
 
 
+#: errno values of a write the system refused (disk full, quota, file too large, I/O error):
+#: the environment's failure, not a defect of the program (module docstring)
+_REFUSED_WRITE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+def _flush_stdout() -> None:
+    """Flush stdout if there is one (``>&-`` leaves Python without a stdout: ``sys.stdout`` is None)."""
+    if sys.stdout is not None:
+        sys.stdout.flush()
+
+
 def _say(line: str) -> None:
+    if sys.stderr is None:  # stderr closed too (2>&-): print(file=None) would write to stdout
+        return
     try:
         print(line, file=sys.stderr)
         sys.stderr.flush()
@@ -112,23 +133,26 @@ def register_failure(exc_type: type[BaseException], code: int, label: str) -> No
     _FAILURES.append((exc_type, code, label))
 
 
-def run_guarded(command: str | Callable[[], str], func: Callable[[], int]) -> int:
+def run_guarded(command: str | Callable[[], str], func: Callable[[], int], program: str = "multispin") -> int:
     """Run ``func`` and map every outcome to an exit code with at most one line on stderr.
 
     The single place where exceptions become exit codes (module docstring): ``ValueError`` and
     ``OSError`` naming a path -> 2, ``KeyboardInterrupt`` -> 130, ``BrokenPipeError`` on stdout
-    -> 141 (silent), ``SystemExit`` passes through, anything else -> 1. ``command`` (or a
-    callable returning it, read when the message is written: the subcommand is known only
-    after parsing) names the subcommand in the message, ``multispin <command>: error: ...``.
+    -> 141 (silent), a write the system refused (``ENOSPC``, ``EDQUOT``, ``EFBIG``, ``EIO``)
+    -> 1 with one line and no bug-report request, ``SystemExit`` passes through, anything else
+    -> 1. ``command`` (or a callable returning it, read when the message is written: the
+    subcommand is known only after parsing) names the subcommand in the message,
+    ``<program> <command>: error: ...``; ``program`` is ``multispin`` or, for the other entry
+    points, e.g. ``python -m figures`` (with ``command`` empty).
     """
     def prefix() -> str:
         name = command() if callable(command) else command
-        return f"multispin {name}" if name else "multispin"
+        return f"{program} {name}" if name else program
 
     with warnings.catch_warnings(record=True) as caught:
         try:
             code = func()
-            sys.stdout.flush()  # a closed pipe shows up here, inside the guard
+            _flush_stdout()  # a closed pipe or a full disk shows up here, inside the guard
         except BrokenPipeError:
             _silence_stdout()
             return EXIT_BROKEN_PIPE
@@ -145,6 +169,10 @@ def run_guarded(command: str | Callable[[], str], func: Callable[[], int]) -> in
             _say(f"{prefix()}: error: {one_line(exc)}")
             return EXIT_BAD_INPUT
         except OSError as exc:
+            if exc.filename is None and exc.errno in _REFUSED_WRITE:
+                _drop_unwritable_stdout()
+                _say(f"{prefix()}: error: cannot write: {one_line(exc.strerror or exc)}")
+                return EXIT_INTERNAL
             if exc.filename is None:
                 return _internal(prefix(), exc)
             _say(f"{prefix()}: error: {one_line(f'{exc.filename}: {exc.strerror or exc}')}")
@@ -154,6 +182,15 @@ def run_guarded(command: str | Callable[[], str], func: Callable[[], int]) -> in
     for w in caught:  # success: show the warnings as Python would have
         warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)
     return int(code) if code is not None else EXIT_OK
+
+
+def _drop_unwritable_stdout() -> None:
+    """After a refused write: if stdout itself cannot be flushed, point it at /dev/null, so that
+    the interpreter's final flush does not print a second error ("Exception ignored ...")."""
+    try:
+        _flush_stdout()
+    except (OSError, ValueError):
+        _silence_stdout()
 
 
 def _internal(prefix: str, exc: BaseException) -> int:

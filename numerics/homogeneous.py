@@ -31,7 +31,7 @@ import math
 import numpy as np
 
 from .allocation import equal_finish_allocation
-from .channel import rate, rate_derivative
+from .channel import _rate_elasticity, rate
 from .lambertw import lambertw
 from .latency import round_time, tokens_per_round
 from .roots import newton
@@ -45,7 +45,6 @@ __all__ = [
     "best_common_length",
     "affine_round_time",
     "band_multiplier",
-    "check_positive_round_time",
 ]
 
 _EPS = np.finfo(np.float64).eps
@@ -163,14 +162,6 @@ def affine_round_time(scenario: Scenario, theta: float) -> tuple[float, float]:
     return scenario.v0 + scenario.v1 * K + scenario.overhead, theta + scenario.v1 * K
 
 
-def check_positive_round_time(scenario: Scenario) -> None:
-    """Raise ``ValueError`` if every round time is zero (no drafting, upload or verification cost)."""
-    if (not np.any(scenario.t_draft > 0) and not np.any(scenario.bits_per_token > 0)
-            and scenario.v0 == 0 and scenario.v1 == 0 and scenario.overhead == 0):
-        raise ValueError("round time is 0: t_draft, bits_per_token, v0, v1 and overhead are all zero "
-                         "(goodput would be infinite)")
-
-
 class _Tokens:
     """N(L) = sum_k A(alpha_k, L) and N'(L) for per-user alphas (MODEL.md section 2).
 
@@ -259,13 +250,13 @@ def best_common_length(scenario: Scenario, theta: float) -> tuple[int, float, st
     Raises
     ------
     ValueError
-        theta negative or not finite, or a zero round time (:func:`check_positive_round_time`).
+        theta negative or not finite. (Every round takes at least v0 + v1 K + overhead >=
+        1e-12 s: :data:`numerics.validation.MIN_ROUND_TIME`, checked by the Scenario.)
     """
     scenario = as_scenario(scenario)
     theta = as_float("theta", theta)
     if not (np.isfinite(theta) and theta >= 0):
         raise ValueError(f"theta must be finite and >= 0, got {theta!r}")
-    check_positive_round_time(scenario)
     c0, c1 = affine_round_time(scenario, theta)
     Lmax = scenario.max_draft
     K = scenario.n_users
@@ -324,7 +315,9 @@ def band_multiplier(scenario: Scenario, beta: np.ndarray, theta: float) -> tuple
     Evaluated as 1/g_k = (r_k / s_k)(r_k / r_k') with the power of two of r_k / s_k kept apart
     (``np.frexp``) and a common one factored out of the sum (exact scalings, ``np.ldexp``):
     r_k^2 overflows for rates above 1.3e154 bit/s (bandwidth_hz = 1e300), which made 1/g
-    infinite and mu = 0/0.
+    infinite and mu = 0/0. r_k / r_k' = beta_k e_k with e_k the elasticity of the rate
+    (:func:`numerics.channel._rate_elasticity`): r_k' underflows to 0 for a power-limited Shannon
+    user (rho_k / beta_k below 1e-154), whose 1/g_k is then huge but finite.
     """
     s, t = scenario.bits_per_token, scenario.t_draft
     K = scenario.n_users
@@ -340,11 +333,12 @@ def band_multiplier(scenario: Scenario, beta: np.ndarray, theta: float) -> tuple
     if t_free > h_up:
         mu[int(np.argmax(np.where(up, -np.inf, t)))] = 1.0
         return 0.0, mu
-    rp = rate_derivative(scenario.rate_model, b, scenario.bandwidth_hz, scenario.channel[up])
+    # r / r' = beta e (e = r / (beta r') the elasticity: no r', which underflows for a power-limited user)
+    r_over_rp = b * _rate_elasticity(scenario.rate_model, b, scenario.bandwidth_hz, scenario.channel[up])
     m_r, e_r = np.frexp(r)
     m_s, e_s = np.frexp(s[up])
     expo = e_r - e_s  # 1/g_k = y_k 2^expo_k, g_k = s_k r_k' / r_k^2
-    y = (m_r / m_s) * (r / rp)
+    y = (m_r / m_s) * r_over_rp
     top = int(np.max(expo))
     w = np.ldexp(y, expo - top)  # 1/g_k / 2^top, exact scaling
     total = float(np.sum(w))
@@ -374,7 +368,8 @@ def solve_homogeneous(scenario: Scenario) -> Solution:
     Raises
     ------
     ValueError
-        A zero round time (:func:`check_positive_round_time`).
+        ``scenario`` is not a Scenario. (Its validation guarantees a round time of at least
+        1e-12 s: :data:`numerics.validation.MIN_ROUND_TIME`.)
 
     Examples
     --------
@@ -384,7 +379,6 @@ def solve_homogeneous(scenario: Scenario) -> Solution:
     [8]
     """
     scenario = as_scenario(scenario)
-    check_positive_round_time(scenario)
     K = scenario.n_users
     beta, theta = equal_finish_allocation(scenario, np.ones(K))
     L, Lc, method = best_common_length(scenario, theta)

@@ -50,7 +50,9 @@ def per_token_latency(scenario: Scenario, beta) -> np.ndarray:
     ------
     ValueError
         ``scenario`` not a Scenario; beta not a number or array of K numbers, negative or
-        not finite (:mod:`numerics.validation`).
+        not finite (:mod:`numerics.validation`); a positive beta_k so small that
+        s_k / r_k(beta_k) overflows (above 1.8e308 s: beta = 1e-320 at 10 kHz, say), naming
+        ``beta[k]`` (:mod:`numerics.validation`, Limits).
     """
     scenario = as_scenario(scenario)
     return _per_token_latency(scenario, _shares(scenario, beta))
@@ -60,8 +62,22 @@ def _per_token_latency(scenario: Scenario, beta: np.ndarray) -> np.ndarray:
     """:func:`per_token_latency` of checked shares."""
     r = rate(scenario.rate_model, beta, scenario.bandwidth_hz, scenario.channel)
     s = scenario.bits_per_token
-    up = np.where(r > 0, s / np.where(r > 0, r, 1.0), np.inf)  # s / r, r = 0 -> inf
-    return scenario.t_draft + np.where(s > 0, up, 0.0)
+    with np.errstate(over="ignore"):
+        up = np.where(r > 0, s / np.where(r > 0, r, 1.0), np.inf)  # s / r, r = 0 -> inf
+        h = scenario.t_draft + np.where(s > 0, up, 0.0)
+    _check_time("the upload time s_k / r_k(beta_k)", h, (s > 0) & (np.broadcast_to(beta, h.shape) > 0), beta)
+    return h
+
+
+def _check_time(what: str, time: np.ndarray, positive: np.ndarray, beta: np.ndarray) -> None:
+    """ValueError naming beta[k] where a positive share gives a time that overflows (module docstring of
+    :mod:`numerics.validation`, Limits: a share that small is outside what a double can time)."""
+    bad = positive & ~np.isfinite(time)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        b = float(np.broadcast_to(beta, time.shape)[k])
+        raise ValueError(f"beta[{k}] = {b!r} is too small: {what} of user {k} overflows (above "
+                         f"{np.finfo(np.float64).max:.3g} s); give user {k} a larger share (or 0 with L_{k} = 0)")
 
 
 def _shares(scenario: Scenario, beta) -> np.ndarray:
@@ -77,7 +93,8 @@ def drafting_time(scenario: Scenario, L, beta) -> np.ndarray:
     """Per-user drafting-plus-upload time L_k h_k(beta_k) (0 for L_k = 0).
 
     L and beta are checked as by :func:`per_token_latency` and :func:`batch_size` (real L
-    allowed: the continuous relaxation).
+    allowed: the continuous relaxation); a positive share whose L_k h_k(beta_k) overflows is
+    refused naming ``beta[k]``.
     """
     L = _lengths(scenario, L)
     return _drafting_time(scenario, L, _shares(scenario, beta))
@@ -86,7 +103,11 @@ def drafting_time(scenario: Scenario, L, beta) -> np.ndarray:
 def _drafting_time(scenario: Scenario, L: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """:func:`drafting_time` of checked L and shares."""
     h = _per_token_latency(scenario, beta)
-    return np.where(L > 0, L * np.where(np.isfinite(h), h, 0.0), 0.0) + np.where((L > 0) & ~np.isfinite(h), np.inf, 0.0)
+    with np.errstate(over="ignore"):
+        d = np.where(L > 0, L * np.where(np.isfinite(h), h, 0.0), 0.0) + np.where((L > 0) & ~np.isfinite(h), np.inf, 0.0)
+    _check_time("the drafting-plus-upload time L_k h_k(beta_k)", d,
+                (L > 0) & (np.broadcast_to(beta, d.shape) > 0), beta)
+    return d
 
 
 def _lengths(scenario: Scenario, L) -> np.ndarray:
@@ -152,7 +173,9 @@ def round_time(scenario: Scenario, L, beta, continuous: bool = False) -> float:
     Raises
     ------
     ValueError
-        For an infeasible point (see :func:`check_point`), naming the field and the value.
+        For an infeasible point (see :func:`check_point`), naming the field and the value; for
+        a positive share so small that the user's drafting-plus-upload time overflows (above
+        1.8e308 s), naming ``beta[k]`` (:mod:`numerics.validation`, Limits).
 
     Examples
     --------
@@ -181,8 +204,11 @@ def goodput(scenario: Scenario, L, beta, continuous: bool = False) -> float:
     Raises
     ------
     ValueError
-        For an infeasible point (see :func:`check_point`), or a round time of 0 (v0, v1,
-        the overhead and every drafting time zero: the goodput would be infinite).
+        For an infeasible point (see :func:`check_point`), or a positive share so small that
+        the user's drafting-plus-upload time overflows (naming ``beta[k]``: decided in
+        :mod:`numerics.validation`, Limits). (The goodput is always finite: a
+        Scenario guarantees every round at least v0 + v1 K + overhead >= 1e-12 s,
+        :data:`numerics.validation.MIN_ROUND_TIME`.)
 
     Examples
     --------
@@ -192,7 +218,5 @@ def goodput(scenario: Scenario, L, beta, continuous: bool = False) -> float:
     12.5
     """
     L, beta = check_point(scenario, L, beta, continuous)
-    T = _round_time(scenario, L, beta)
-    if T <= 0:
-        raise ValueError(f"round time is {T!r}: v0, v1, overhead and the drafting times are all zero")
+    T = _round_time(scenario, L, beta)  # >= v0 + v1 K + overhead >= 1e-12 s (numerics.validation.MIN_ROUND_TIME)
     return float(np.sum(_tokens_per_round(scenario, L)) / T)

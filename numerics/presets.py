@@ -38,7 +38,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .scenario import Scenario, read_toml
+from .scenario import Scenario, read_toml, _shown_path
 from .validation import MAX_DRAFT, MAX_PROFILE_ENTRIES, MAX_USERS, as_int, fmt
 
 __all__ = [
@@ -394,7 +394,7 @@ def build(spec: Mapping[str, Any], n_users: int | None = None) -> dict[str, Any]
     return fields
 
 
-def preset(name: str, n_users: int | None = None, **overrides: Any) -> Scenario:
+def preset(name: str, /, n_users: int | None = None, **overrides: Any) -> Scenario:
     """The scenario of a named preset, with optional overrides of Scenario fields.
 
     Parameters
@@ -414,7 +414,8 @@ def preset(name: str, n_users: int | None = None, **overrides: Any) -> Scenario:
     Raises
     ------
     ValueError
-        Unknown preset name, unknown override key, or a bad value (naming the field), or
+        Unknown preset name, unknown override key (``name=...`` too: the name is positional), or
+        a bad value (naming the field), or
         n_users / max_draft above their limits (:mod:`numerics.validation`), checked before
         anything is built.
 
@@ -471,4 +472,4 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         return scenario_from_mapping(data)
     except ValueError as exc:
-        raise ValueError(f"scenario file {str(path)!r}: {exc}") from None
+        raise ValueError(f"scenario file {_shown_path(str(path))}: {exc}") from None

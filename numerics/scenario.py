@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping
@@ -22,33 +23,42 @@ from .validation import BATCHING_MODES, MAX_FILE_BYTES, RATE_MODELS, check_keywo
 __all__ = ["Scenario", "RATE_MODELS", "BATCHING_MODES", "read_toml", "read_text"]
 
 
+def _shown_path(name: str, limit: int = 200) -> str:
+    """repr of a path for a message; a very long one by its start and its length."""
+    return repr(name) if len(name) <= limit else f"{name[:limit // 2]!r}... ({len(name)} characters)"
+
+
 def read_text(path: str | Path, what: str = "scenario file") -> str:
     """The text of a file, decoded as UTF-8 whatever the locale (a UTF-8 byte-order mark is dropped).
 
     Raises ``ValueError`` with one clear line naming the path: it does not exist, it is a
-    directory, it cannot be read (permissions, ...), it is larger than
+    directory, it cannot be read (permissions, a name too long for the system, ...), it is larger than
     :data:`numerics.validation.MAX_FILE_BYTES`, or it is not UTF-8 text.
     """
     if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
         raise ValueError(f"{what} path must be a str or a path, got {type(path).__name__}")
     p = Path(path)
-    name = str(path)
-    if p.is_dir():
-        raise ValueError(f"{what} {name!r} is a directory, not a file")
-    if not p.exists():
-        raise ValueError(f"{what} {name!r} does not exist")
+    name = _shown_path(str(path))
+    try:  # one stat: Path.is_dir/exists raise OSError themselves for e.g. a name too long for the system
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise ValueError(f"{what} {name} does not exist") from None
+    except (OSError, ValueError) as exc:  # ValueError: an embedded NUL character
+        raise ValueError(f"{what} {name} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ValueError(f"{what} {name} is a directory, not a file")
     try:
         with open(p, "rb") as fh:
             data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise ValueError(f"{what} {name!r} cannot be read: {exc.strerror or exc}") from None
+        raise ValueError(f"{what} {name} cannot be read: {exc.strerror or exc}") from None
     if len(data) > MAX_FILE_BYTES:
-        raise ValueError(f"{what} {name!r} is larger than {MAX_FILE_BYTES} bytes "
+        raise ValueError(f"{what} {name} is larger than {MAX_FILE_BYTES} bytes "
                          f"(limit MAX_FILE_BYTES of numerics.validation)")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{what} {name!r} is not UTF-8 text: byte {exc.start} ({data[exc.start:exc.start + 1]!r}) "
+        raise ValueError(f"{what} {name} is not UTF-8 text: byte {exc.start} ({data[exc.start:exc.start + 1]!r}) "
                          f"{exc.reason}") from None
 
 
@@ -60,7 +70,7 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"scenario file {str(path)!r}: TOML syntax error: {exc}") from None
+        raise ValueError(f"scenario file {_shown_path(str(path))}: TOML syntax error: {exc}") from None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -194,8 +204,17 @@ class Scenario:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "Scenario":
-        """Read a scenario from a TOML file whose top-level keys are the field names."""
-        return cls.from_dict(read_toml(path))
+        """Read a scenario file (TOML), as the command line does (:func:`numerics.presets.load_scenario`).
+
+        The file holds either every Scenario field at top level (``scenarios/example.toml``) or
+        ``preset = "name"`` plus overrides of any field and ``n_users``
+        (``scenarios/preset_override.toml``). Raises ``ValueError`` with one line naming the
+        file: missing, a directory, unreadable, not UTF-8, a TOML syntax error, an unknown key,
+        or a bad value naming the field.
+        """
+        from .presets import load_scenario  # lazy: presets imports this module
+
+        return load_scenario(path)
 
     # ------------------------------------------------------------------ comparison
     def __eq__(self, other: object) -> bool:
@@ -208,10 +227,11 @@ class Scenario:
 
     # ------------------------------------------------------------------ presets
     @classmethod
-    def preset(cls, name: str, **overrides: Any) -> "Scenario":
+    def preset(cls, name: str, /, **overrides: Any) -> "Scenario":
         """A cited preset scenario (see :mod:`numerics.presets`), with optional field overrides.
 
-        ``n_users=K`` cycles the preset's users to K users.
+        ``n_users=K`` cycles the preset's users to K users. An unknown keyword (``name=...``
+        included) raises ``ValueError``.
 
         Examples
         --------

@@ -44,6 +44,12 @@ functions should too (one mechanism, one wording).
   :func:`numerics.sample_accepted` (an int64 array of 800 MB).
 - :data:`MAX_FILE_BYTES` = 128 MiB: a scenario file (a 10^7-entry profile in TOML is about
   60 MB; a larger file is not a scenario, e.g. ``/dev/zero``).
+- :data:`MIN_ROUND_TIME` = 1e-12 s: the time of a round in which the verifier only checks one
+  token per user, v0 + v1 K + overhead (the autoregressive round, and a lower bound on every
+  round: a batch holds at least K tokens), must be at least a picosecond. A faster verifier
+  is not physical, and at v0 = v1 = overhead = 0 (or 5e-324) the autoregressive goodput
+  K / (v0 + v1 K + overhead) is infinite; from 1e-12 s up every goodput is finite
+  (at most K (max_draft + 1) / 1e-12 < 1e25 tokens/s).
 - Scale of the channel: the full-band rate of every user, B eta_k (linear) or
   B log2(1 + rho_k) (Shannon), must be a finite normal double (2.2e-308 to 1.8e308 bit/s),
   and the full-band upload time of a token, s_k / r_k(1), must be finite and a normal
@@ -51,6 +57,18 @@ functions should too (one mechanism, one wording).
   is 0 or infinite, or subnormal with few significant bits, and so would be the shares of
   the equal-finish allocation. Bandwidths from 1 Hz to 1e300 Hz with any physical payload
   are inside.
+- Scale of the round: the longest round of the equal band split at the longest draft,
+  max_draft (t_k + K s_k / r_k(1)) + v0 + v1 K (max_draft + 1) + overhead, must be a finite
+  double (<= 1.8e308 s). It bounds the round time of every point whose uploading users hold
+  at least 1/K of the band (the baselines' equal split, the solvers' equal-finish shares),
+  so that no baseline's round time overflows. Only absurd scales are refused (a draft time
+  of 1e303 s at max_draft = 10^6, say).
+- An operating point given to :func:`numerics.round_time`, :func:`numerics.goodput` or the
+  latency functions: a positive share so small that the user's upload time
+  s_k / r_k(beta_k), or its drafting-plus-upload time L_k h_k(beta_k), overflows (above
+  1.8e308 s: beta = 1e-320 at 10 kHz, say) is refused naming ``beta[k]``
+  (:func:`numerics.latency.per_token_latency`); a zero share of an uploading user is +inf
+  there (the documented limit), and refused by :func:`as_operating_point`.
 
 The same limits are listed in ``docs/model.md`` (section Limits).
 
@@ -84,6 +102,7 @@ __all__ = [
     "MAX_SAMPLES",
     "MAX_SIMULATION_DRAWS",
     "MAX_USERS",
+    "MIN_ROUND_TIME",
     "RATE_MODELS",
     "as_band_shares",
     "as_bool",
@@ -118,6 +137,8 @@ MAX_SIMULATION_DRAWS = 10_000_000_000
 MAX_SAMPLES = 100_000_000
 #: largest scenario file, in bytes
 MAX_FILE_BYTES = 128 * 1024 * 1024
+#: shortest round allowed: v0 + v1 K + overhead >= MIN_ROUND_TIME seconds (module docstring, Limits)
+MIN_ROUND_TIME = 1e-12
 
 RATE_MODELS = ("linear", "shannon")
 BATCHING_MODES = ("ragged", "padded")
@@ -530,8 +551,18 @@ def scenario_fields(f: Mapping[str, Any]) -> dict[str, Any]:
         out[name] = arr
     for name in PER_USER:
         out.setdefault(name, None)
-    _check_channel_scale(out)
+    _check_round_time(out, K)
+    _check_longest_round(out, K, _check_channel_scale(out))
     return out
+
+
+def _check_round_time(out: Mapping[str, Any], K: int) -> None:
+    """v0 + v1 K + overhead >= MIN_ROUND_TIME (module docstring, Limits)."""
+    v0, v1, overhead = out["v0"], out["v1"], out["overhead"]
+    if not v0 + v1 * K + overhead >= MIN_ROUND_TIME:
+        raise ValueError(f"v0 + v1 K + overhead (the verification and overhead time of a round, K = {K} users) "
+                         f"must be >= {MIN_ROUND_TIME:g} s (limit numerics.validation.MIN_ROUND_TIME), got "
+                         f"v0 = {v0!r}, v1 = {v1!r}, overhead = {overhead!r}")
 
 
 def _finite_scalar(name: str, value: Any, positive: bool) -> float:
@@ -543,8 +574,10 @@ def _finite_scalar(name: str, value: Any, positive: bool) -> float:
     return as_float(name, value, low=0.0, low_open=positive)
 
 
-def _check_channel_scale(out: Mapping[str, Any]) -> None:
-    """Full-band rates normal and finite, full-band upload times normal and finite (module docstring, Limits)."""
+def _check_channel_scale(out: Mapping[str, Any]) -> np.ndarray:
+    """Full-band rates normal and finite, full-band upload times normal and finite (module docstring, Limits).
+
+    Returns the full-band rates r_k(1)."""
     B = out["bandwidth_hz"]
     linear = out["rate_model"] == "linear"
     ch = out["spectral_efficiency"] if linear else out["snr"]
@@ -566,3 +599,25 @@ def _check_channel_scale(out: Mapping[str, Any]) -> None:
         raise ValueError(f"bits_per_token / full-band rate (the upload time of a token of user {k}) must be finite "
                          f"and >= {_TINY:.3g} s (a normal double), got bits_per_token = {float(s[k])!r} at a rate "
                          f"of {float(r1[k])!r} bit/s")
+    return r1
+
+
+def _check_longest_round(out: Mapping[str, Any], K: int, r1: np.ndarray) -> None:
+    """The longest round of the equal band split at the longest draft is a finite double (module docstring, Limits).
+
+    max_draft (t_k + K s_k / r_k(1)) + v0 + v1 K (max_draft + 1) + overhead bounds the round time
+    of every operating point whose uploading users hold at least 1/K of the band (r(beta) >=
+    beta r(1) for a concave rate with r(0) = 0): the equal split of the baselines, and the
+    equal-finish shares of the solvers (they shorten the longest upload).
+    """
+    Lmax, t, s = out["max_draft"], out["t_draft"], out["bits_per_token"]
+    with np.errstate(over="ignore"):
+        per_user = Lmax * (t + np.where(s > 0, K * (s / r1), 0.0))
+        total = float(np.max(per_user)) + out["v0"] + out["v1"] * K * (Lmax + 1.0) + out["overhead"]
+    if not math.isfinite(total):
+        k = int(np.argmax(per_user))
+        raise ValueError(f"the longest round of the equal band split, max_draft (t_k + K s_k / r_k(1)) + v0 + v1 K "
+                         f"(max_draft + 1) + overhead, must be a finite double (<= {np.finfo(np.float64).max:.3g} s), "
+                         f"got {total!r} s with max_draft = {Lmax}, K = {K}, v0 = {out['v0']!r}, v1 = {out['v1']!r}, "
+                         f"overhead = {out['overhead']!r} and user {k}: t_draft = {float(t[k])!r}, bits_per_token = "
+                         f"{float(s[k])!r}, full-band rate {float(r1[k])!r} bit/s")

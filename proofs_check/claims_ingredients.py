@@ -300,7 +300,8 @@ def _sym_supremum() -> str:
 def _num_supremum() -> str:
     for rho_ in (0.1, 1.0, 1e4):
         sup = 1e6 * rho_ / np.log(2)
-        R = nch.rate("shannon", np.geomspace(1e-6, 1e12, 300), 1e6, rho_)
+        g = np.geomspace(1e-6, 1e12, 300)  # "shares" beyond 1 through the exact scaling r(g; rho) = g r(1; rho/g)
+        R = g * nch.rate("shannon", 1.0, 1e6, rho_ / g)  # (numerics.rate takes shares in [0, 1] only)
         assert np.all(R < sup) and R[-1] > sup * (1 - 1e-6), rho_
         for cc in (1.0, 1.5):
             try:

@@ -212,7 +212,7 @@ TIES: tuple[Tie, ...] = (
        "tests/test_allocation.py::test_shares_tied_to_theory_linear"),
     _t("theory.homogeneous.share_for_theta", "numerics.allocation:share_for_deadline",
        "tests/test_allocation.py::test_shares_tied_to_theory_shannon"),
-    _t("theory.homogeneous.share_derivatives[theta]", "numerics.allocation:_shares",
+    _t("theory.homogeneous.share_derivatives[theta]", "numerics.allocation:_shares_and_slope",
        _TIES + "test_share_slope_in_the_deadline"),
     _r("theory.homogeneous.share_derivatives[t]", "H3 at fixed theta, a sign argument: " + _STEP + "H3"),
     _r("theory.homogeneous.share_derivatives[s]", "H3 at fixed theta, a sign argument: " + _STEP + "H3"),
@@ -363,7 +363,7 @@ TIES: tuple[Tie, ...] = (
     _r("theory.heterogeneous.dinkelbach_stop_short[concave]", _SIGN + "D6"),
     _t("theory.heterogeneous.equal_finish_shares[share]", "numerics.allocation:share_for_deadline",
        _TIES + "test_d7_equal_finish_share"),
-    _t("theory.heterogeneous.equal_finish_shares[d_share_dT]", "numerics.allocation:_shares",
+    _t("theory.heterogeneous.equal_finish_shares[d_share_dT]", "numerics.allocation:_shares_and_slope",
        _TIES + "test_share_slope_in_the_deadline"),
     _r("theory.heterogeneous.equal_finish_shares[d2_share_dL2]", _STEP + "D7 (convexity in L)"),
     _r("theory.heterogeneous.equal_finish_shares[convex_in_L]", _SIGN + "D7"),
@@ -534,8 +534,9 @@ def deadline_slope(rate_model: str, T: float, c, d, bandwidth_hz: float, channel
     import numpy as np
 
     fn = resolve(numeric_path("theory.heterogeneous.equal_finish_shares[d_share_dT]"))
-    q = float(T) - np.asarray(c, float)
-    return fn(rate_model, q, np.asarray(d, float), float(bandwidth_hz), np.asarray(channel, float))
+    beta, slope, _ = fn(rate_model, float(T), np.asarray(c, float), np.asarray(d, float), float(bandwidth_hz),
+                        np.asarray(channel, float))
+    return beta, slope
 
 
 def corner_supremum(p: float, d: float, m: float, w: float, c: float, n_max: float) -> float:

@@ -116,8 +116,30 @@ def test_raises():
         baseline(sc, "equal-fixed", M=3)
     with pytest.raises(ValueError, match="scenario must be a Scenario, got dict"):
         baseline({}, "autoregressive")
-    free = Scenario(alpha=0.8, t_draft=0.0, bits_per_token=0.0, bandwidth_hz=1.0, spectral_efficiency=1.0, v0=0.0)
-    with pytest.raises(ValueError, match="autoregressive round time is 0: v0, v1 and overhead are all zero"):
-        baseline(free, "autoregressive")
-    with pytest.raises(ValueError, match="round time is 0: t_draft, bits_per_token, v0, v1 and overhead"):
-        baseline(free, "equal-best")
+
+
+
+@pytest.mark.parametrize("v0", [0.0, 5e-324, 9.99e-13])
+def test_round_time_below_a_picosecond_is_refused(v0):
+    """New-user finding 9: v0 = 0 was a valid Scenario that the CLI refused (the autoregressive
+    round time was 0), and v0 = 5e-324 made the autoregressive and equal-heterogeneous goodputs inf.
+    The Scenario now requires v0 + v1 K + overhead >= 1e-12 s (numerics.validation.MIN_ROUND_TIME),
+    naming the fields, their values and the limit."""
+    with pytest.raises(ValueError, match=r"v0 \+ v1 K \+ overhead .*K = 1 users\) must be >= 1e-12 s \(limit "
+                                         r"numerics.validation.MIN_ROUND_TIME\), got v0 = .*, v1 = 0.0, overhead = 0.0"):
+        Scenario(alpha=0.8, t_draft=0.0, bits_per_token=0.0, bandwidth_hz=1.0, spectral_efficiency=1.0, v0=v0)
+
+
+def test_every_baseline_finite_at_the_shortest_round():
+    """At the limit (v0 = 1e-12 s, v1 = overhead = 0) every baseline's goodput is finite and positive,
+    without RuntimeWarnings. Reference for the autoregressive one: K / (v0 + v1 K + T_o) = 2 / 1e-12
+    (docs/model.md section 3), exact in binary64 up to one rounding."""
+    import warnings
+
+    sc = Scenario(alpha=[0.8, 0.6], t_draft=0.01, bits_per_token=100, bandwidth_hz=1e4,
+                  spectral_efficiency=[2.0, 1.0], v0=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = {name: baseline(sc, name).goodput for name in BASELINES}
+    assert got["autoregressive"] == pytest.approx(2.0 / 1e-12, rel=1e-15)
+    assert all(np.isfinite(g) and g > 0 for g in got.values()), got

@@ -71,7 +71,7 @@ def test_tiny_share_does_not_overflow():
 
 
 def test_derivative_matches_finite_differences():
-    b = np.geomspace(1e-5, 1, 50)
+    b = np.geomspace(1e-5, 0.99, 50)  # b + h stays a share (rate refuses beta > 1)
     for model in ("linear", "shannon"):
         h = 1e-6 * b
         fd = (rate(model, b + h, B, 5.0) - rate(model, b - h, B, 5.0)) / (2 * h)
@@ -105,10 +105,37 @@ def test_unknown_model(fn):
 
 
 @pytest.mark.parametrize("fn", [rate, rate_derivative])
-@pytest.mark.parametrize("bad, shown", [(-0.1, "-0.1"), (np.nan, "nan"), (np.inf, "inf")])
-def test_bad_share(fn, bad, shown):
-    with pytest.raises(ValueError, match=rf"beta must be finite and >= 0, got {shown}"):
-        fn("shannon", [0.5, bad], B, 1.0)
+@pytest.mark.parametrize("model", ["linear", "shannon"])
+@pytest.mark.parametrize("bad, shown", [(-0.1, "-0.1"), (np.nan, "nan"), (np.inf, "inf"), (5.0, "5.0"),
+                                        (1.0 + 1e-9, "1.000000001"), (1e308, "1e\\+308")])
+def test_bad_share(fn, model, bad, shown):
+    """New-user finding 12: rate("linear", 5, 1e4, 1.0) returned 50000.0 and rate("linear", 1e308, ...)
+    inf, although a share lies in [0, 1] (docs/model.md section 1; 1 + 1e-12 is allowed for round-off)."""
+    with pytest.raises(ValueError, match=rf"beta must lie in \[0, 1\] \(a share of the band\), got {shown}"):
+        fn(model, [0.5, bad], B, 1.0)
+    fn(model, [0.5, 1.0 + 1e-13], B, 1.0)  # round-off above 1 is a share
+
+
+@pytest.mark.parametrize("fn, what", [(rate, "the rate beta B eta"), (rate_derivative, "the slope B eta")])
+def test_rate_overflow_is_refused(fn, what):
+    """A rate beyond the largest double (B eta = 1e600) is refused naming the bandwidth and the channel,
+    not returned as inf."""
+    with pytest.raises(ValueError, match=rf"{what} overflows \(above 1.8e\+308\): bandwidth_hz = 1e\+300 with "
+                                         r"channel \(eta or rho\) = 1e\+300 is too large"):
+        fn("linear", 1.0, 1e300, 1e300)
+
+
+@pytest.mark.parametrize("b, rho", [(1.0, 1e-20), (0.5, 1e-10), (1.0, 1e-300), (1e-3, 1.0), (1e-300, 1e300),
+                                    (1e-200, 1e100)])
+def test_shannon_derivative_power_limited_and_huge_snr(b, rho):
+    """r'(beta) = B (log1p(p) - p/(1+p)) / ln 2, p = rho/beta: for p << 1 (a power-limited user) the two
+    terms cancelled (r' was 0 or wrong in the leading digit at p < 1e-8), and p overflowed for
+    rho/beta > 1.8e308. Reference: mpmath at 80 digits (p^2/2 underflows at p = 1e-300: then 0)."""
+    got = rate_derivative("shannon", b, 1e4, rho)
+    with mp.workdps(80):
+        p = mp.mpf(rho) / mp.mpf(b)
+        ref = float(mp.mpf(1e4) * (mp.log1p(p) - p / (1 + p)) / mp.log(2))
+    assert got == pytest.approx(ref, rel=4e-16, abs=0.0) if ref > 1e-300 else got == ref
 
 
 @pytest.mark.parametrize("bad, shown", [(-1.0, "-1.0"), (np.nan, "nan"), (np.inf, "inf")])
@@ -126,3 +153,54 @@ def test_bad_bandwidth_and_channel(fn):
         fn("linear", 0.5, -1.0, 1.0)
     with pytest.raises(ValueError, match=r"channel \(eta or rho\) must be finite and > 0, got -1.0"):
         fn("shannon", 0.5, B, [1.0, -1.0])
+
+
+def _mp_shannon_share(r, B, rho):
+    """beta with beta B log2(1 + rho/beta) = r, in mpmath (call inside ``mp.workdps``): u = log1p(rho/beta)
+    is the positive root of F(u) = c (e^u - 1) - u, c = r ln2 / (B rho) < 1, and beta = c rho / u. F is
+    convex, F(0) = 0, and F > 0 at u0 = min(x + 2 log1p(x) + 1, 4(1 - c)/c), x = ln(1/c) (c e^{u0} =
+    e (1 + x)^2 > u0 + c; c u^2/2 > (1 - c) u), so Newton from u0 decreases monotonically to the root."""
+    r, B, rho = mp.mpf(r), mp.mpf(B), mp.mpf(rho)
+    c = r * mp.log(2) / (B * rho)
+    x = -mp.log(c)
+    u = min(x + 2 * mp.log1p(x) + 1, 4 * (1 - c) / c)
+    for _ in range(200):
+        step = (c * mp.expm1(u) - u) / (c * mp.exp(u) - 1)
+        u -= step
+        if abs(step) <= u * mp.mpf(10) ** (5 - mp.mp.dps):
+            break
+    return c * rho / u
+
+
+@pytest.mark.parametrize("r, bw, rho", [(1e-30, 1e4, 1e300), (1e-10, 1e4, 1e300), (1e-300, 1.0, 1e300),
+                                        (1e-3, 1e22, 1e300), (1.0, 1.0, 1e-300)])
+def test_shannon_inverse_where_c_underflows_or_nears_one(r, bw, rho):
+    """A huge SNR with a tiny rate makes c = r ln2 / (B rho) subnormal or 0: the share was 0 (and 1e-10
+    relative off at a subnormal c) before new-user finding 8; it is now computed from log c. The last
+    case is a power-limited user at half its supremum rate (c = 1/2 with rho = 1e-300). Reference:
+    mpmath at 60 digits (``_mp_shannon_share``)."""
+    if rho < 1:
+        r = 0.5 * bw * rho / np.log(2.0)
+    got = rate_inverse("shannon", r, bw, rho)
+    with mp.workdps(60):
+        ref = _mp_shannon_share(r, bw, rho)
+    assert got > 0 and abs(mp.mpf(got) - ref) / ref <= 4e-16
+
+
+@pytest.mark.parametrize("b, rho", [(1.0, 1e-300), (1.0, 1e-20), (0.3, 1e-8), (0.5, 1.0), (1e-3, 10.0),
+                                    (1e-300, 1e300), (1.0, 1e300)])
+def test_rate_elasticity_against_mpmath(b, rho):
+    """e = r / (beta r'(beta)) >= 1 (numerics.channel._rate_elasticity), the factor of the equal-finish
+    slope dbeta/dT = -beta e / (T - c) and of 1/g in the H2 multipliers. For a power-limited user
+    (rho << beta) r' underflows (1e-300: rho^2 / beta^2) while e ~ 2 beta / rho stays finite.
+    Reference: mpmath from the definitions r = beta B log2(1 + p), r' = B (log1p(p) - p/(1+p)) / ln 2,
+    p = rho / beta (B cancels), with 80 digits plus twice the decades of 1/p (the difference cancels to
+    p^2/2)."""
+    from numerics.channel import _rate_elasticity
+
+    got = float(_rate_elasticity("shannon", b, 1e4, rho))
+    with mp.workdps(80 + 2 * max(0, int(np.log10(b) - np.log10(rho)))):
+        p = mp.mpf(rho) / mp.mpf(b)
+        ref = mp.log1p(p) / (mp.log1p(p) - p / (1 + p))
+    assert got == pytest.approx(float(ref), rel=4e-16)
+    assert float(_rate_elasticity("linear", b, 1e4, rho)) == 1.0

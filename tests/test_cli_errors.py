@@ -110,6 +110,75 @@ def test_closed_pipe_exits_quietly():
     assert err == b""
 
 
+@pytest.mark.parametrize("args", [["proofs_check", "tokens-pmf"], ["figures", "--only", "tokens_per_round"]])
+def test_other_entry_points_quiet_on_a_closed_pipe(args, tmp_path):
+    """New-user finding 4: `python -m proofs_check ... | head -1` and `python -m figures ... | head -0`
+    ended in a BrokenPipeError traceback; they now share multispin's guard (numerics.cli_common).
+    (figures' progress bar still goes to stderr: only an error line or a traceback is refused.)"""
+    out = ["--out", str(tmp_path)] if args[0] == "figures" else []
+    proc = subprocess.Popen([sys.executable, "-m", *args, *out], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=ROOT)
+    proc.stdout.close()
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == EXIT_BROKEN_PIPE
+    assert "Traceback" not in err and "error" not in err
+
+
+def test_python_m_figures_bad_out_is_one_line(tmp_path):
+    """New-user finding 4: `python -m figures --out afile` raised FileExistsError with a traceback."""
+    f = tmp_path / "afile"
+    f.write_text("")
+    done = subprocess.run([sys.executable, "-m", "figures", "--only", "tokens_per_round", "--out", str(f)],
+                          capture_output=True, cwd=ROOT, timeout=300)
+    assert done.returncode == EXIT_BAD_INPUT and done.stdout == b""
+    assert _one_line(done.stderr, "python -m figures: error:") == (
+        f"python -m figures: error: --out {str(f)!r} is a file, not a directory")
+
+
+def test_stdout_closed_from_the_start_is_quiet():
+    """New-user finding 15: `multispin presets >&-` (Python then has no sys.stdout) printed
+    "internal error: AttributeError ... please report it"; now nothing is said and the exit
+    status is the command's."""
+    done = subprocess.run(["sh", "-c", 'exec "$@" >&-', "sh", *CMD, "presets"], capture_output=False,
+                          stderr=subprocess.PIPE, cwd=ROOT, timeout=300)
+    assert (done.returncode, done.stderr) == (0, b"")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_full_disk_is_one_line_not_a_bug_report():
+    """New-user finding 15: writing to /dev/full printed "internal error: OSError: [Errno 28] ...;
+    please report it". A refused write is the environment's failure: one line, exit 1, no
+    traceback and no bug-report request, and no second message from the interpreter's final flush."""
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run([*CMD, "presets"], stdout=full, stderr=subprocess.PIPE, cwd=ROOT, timeout=300)
+    assert done.returncode == EXIT_INTERNAL
+    line = _one_line(done.stderr, "multispin presets: error: cannot write: No space left on device")
+    assert "report" not in line
+
+
+def test_check_unknown_id_has_the_command_prefix(capsys):
+    """New-user finding 14: `multispin check NOPE` printed proofs_check's message without the
+    documented prefix "multispin check: error:"."""
+    assert main(["check", "NOPE"]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("multispin check: error: unknown claim id 'NOPE'; known: ")
+
+
+@pytest.mark.parametrize("errno_, text", [(28, "No space left on device"), (5, "Input/output error")])
+def test_guard_refused_write_is_not_a_bug(capsys, errno_, text):
+    got, cap = _guard(OSError(errno_, text), capsys)
+    assert got == EXIT_INTERNAL and cap.err == f"multispin solve: error: cannot write: {text}\n"
+
+
+def test_guard_names_another_program(capsys):
+    def bad():
+        raise ValueError("bad --out")
+
+    assert run_guarded("", bad, program="python -m figures") == EXIT_BAD_INPUT
+    assert capsys.readouterr().err.startswith("python -m figures: error: ")
+
+
 def test_internal_failure_is_one_line_exit_1():
     """A solver defect (here injected: solve_homogeneous raising RuntimeError) -> one line, exit 1."""
     code = ("import sys, numerics.homogeneous as h\n"

@@ -270,10 +270,11 @@ def test_all_alpha_zero_and_free_drafting():
     free = Scenario(alpha=[0.5, 0.9], t_draft=0.0, bits_per_token=0.0, bandwidth_hz=1.0, spectral_efficiency=1.0,
                     v0=0.1, max_draft=50)
     assert solve_homogeneous(free).draft_lengths.tolist() == [50, 50]
-    # c0 = 0 (v0 = v1 = T_o = 0): G = N(L) / (L theta) decreases: L = 1
-    c0zero = Scenario(alpha=0.9, t_draft=0.01, bits_per_token=0.0, bandwidth_hz=1.0, spectral_efficiency=1.0,
-                      v0=0.0, max_draft=50)
-    assert solve_homogeneous(c0zero).draft_lengths.tolist() == [1]
+    # c0 at its lower limit (v0 = 1e-12 s, numerics.validation.MIN_ROUND_TIME; v1 = T_o = 0), far below
+    # c1 = theta = 0.01 s: G_H decreases on [-1, inf) when c0 < c1 (docs/model.md H4 correction): L = 1
+    c0tiny = Scenario(alpha=0.9, t_draft=0.01, bits_per_token=0.0, bandwidth_hz=1.0, spectral_efficiency=1.0,
+                      v0=1e-12, max_draft=50)
+    assert solve_homogeneous(c0tiny).draft_lengths.tolist() == [1]
 
 
 @pytest.mark.parametrize("a", [1 - 1e-12, 1 - 1e-9, 0.999, 1e-300])
@@ -365,9 +366,9 @@ def test_solution_fields():
 
 
 def test_raises():
-    zero = Scenario(alpha=0.8, t_draft=0.0, bits_per_token=0.0, bandwidth_hz=1.0, spectral_efficiency=1.0, v0=0.0)
-    with pytest.raises(ValueError, match="round time is 0: t_draft, bits_per_token, v0, v1 and overhead are all zero"):
-        solve_homogeneous(zero)
+    # a scenario whose rounds could take no time never reaches the solver (numerics.validation.MIN_ROUND_TIME)
+    with pytest.raises(ValueError, match=r"v0 \+ v1 K \+ overhead .* must be >= 1e-12 s"):
+        Scenario(alpha=0.8, t_draft=0.0, bits_per_token=0.0, bandwidth_hz=1.0, spectral_efficiency=1.0, v0=0.0)
     with pytest.raises(ValueError, match="scenario must be a Scenario, got dict"):
         solve_homogeneous({"alpha": 0.8})
     ok = Scenario(alpha=0.8, t_draft=0.01, bits_per_token=0.0, bandwidth_hz=1.0, spectral_efficiency=1.0, v0=0.1)

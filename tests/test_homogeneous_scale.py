@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from numerics import Scenario, solve_homogeneous
+from numerics import Scenario, equal_finish_allocation, solve_homogeneous
 from numerics.homogeneous import stationary_length
 from theory import homogeneous as th
 from theory.symbols import alpha
@@ -76,12 +76,17 @@ def test_stationary_length_scale_invariance():
 def _mp_share(model: str, rate: mp.mpf, B: mp.mpf, ch: mp.mpf) -> mp.mpf:
     """beta with r(beta) = rate: linear rate / (B eta); Shannon: u = log1p(rho/beta) is the positive
     root of F(u) = c (e^u - 1) - u, c = rate ln2 / (B rho) < 1, and beta = c rho / u. F is convex
-    with F(0) = 0, F'(0) < 0, so Newton from u0 = 2 ln(2/c) (where F > 0) decreases monotonically
-    to the root."""
+    with F(0) = 0, F'(0) < 0, and F > 0 at u0 = min(x + 2 log1p(x) + 1, 4 (1 - c) / c), x = ln(1/c)
+    (c e^{u0} = e (1 + x)^2 > u0 + c; c u^2 / 2 > (1 - c) u), so Newton from u0 decreases
+    monotonically to the root, in a few steps also for a tiny c (huge SNR) and for c near 1 (a
+    power-limited user). A rate at or above the supremum B rho / ln 2 (c >= 1) needs +inf."""
     if model == "linear":
         return rate / (B * ch)
     c = rate * mp.log(2) / (B * ch)
-    u = 2 * mp.log(2 / c)
+    if c >= 1:
+        return mp.inf
+    x = -mp.log(c)
+    u = min(x + 2 * mp.log1p(x) + 1, 4 * (1 - c) / c)
     for _ in range(500):
         step = (c * mp.expm1(u) - u) / (c * mp.exp(u) - 1)
         u -= step
@@ -104,6 +109,8 @@ def _mp_allocation(sc: Scenario) -> tuple[mp.mpf, list]:
     lo = max(t[k] + full[k] for k in range(len(t)))  # someone needs the whole band: sum >= 1
     hi = max(t) + sum(full)  # sum <= 1 (docs/model.md H2; numerics.allocation bracket)
     for _ in range(210):  # 2^-210 (hi - lo): below the 60 digits carried
+        if hi - lo <= hi * mp.mpf(10) ** (20 - mp.mp.dps):
+            break  # the width that the digits carried resolve
         mid = (lo + hi) / 2
         if sum(shares(mid)) > 1:
             lo = mid
@@ -192,3 +199,75 @@ def test_multipliers_finite_at_1e300_hz(t):
         mu = [float(lam * w) for w in inv_g]
     assert sol.multipliers["lambda"] == pytest.approx(float(lam), rel=1e-13)
     assert np.allclose(sol.multipliers["mu"], mu, rtol=1e-13, atol=1e-300)
+
+
+# ---------------------------------------------------------------- power-limited Shannon users
+def _power_limited(snr, t=(0.01, 0.01), s=(100.0, 100.0), bandwidth=1e4, alpha=(0.8, 0.6)):
+    return Scenario(alpha=list(alpha), t_draft=list(t), bits_per_token=list(s), bandwidth_hz=bandwidth,
+                    rate_model="shannon", snr=list(snr), v0=0.05)
+
+
+_POWER_LIMITED = [
+    pytest.param(_power_limited([1e-20, 10.0]), id="snr-1e-20"),  # raised "rate r is unreachable"
+    pytest.param(_power_limited([1e-17, 10.0]), id="snr-1e-17"),
+    pytest.param(_power_limited([1e-300, 10.0]), id="snr-1e-300"),  # shares summed to 4.5e-285
+    pytest.param(_power_limited([1e300, 1e-10]), id="snr-1e300-1e-10"),  # shares summed to 0.99855
+    pytest.param(_power_limited([1e-300, 1e300]), id="snr-1e-300-1e300"),
+    pytest.param(_power_limited([1e-20, 1e-20], t=(0.01, 0.0), s=(100.0, 300.0)), id="two-power-limited"),
+    pytest.param(_power_limited([1e-18, 1e3, 0.3], t=(0.0, 2.0, 1e-3), s=(100.0, 5.0, 32.0), bandwidth=1e9,
+                                alpha=(0.8, 0.6, 0.9)), id="three-users-1e9-hz"),
+]
+
+
+@pytest.mark.parametrize("sc", _POWER_LIMITED)
+def test_power_limited_shannon_users(sc):
+    """New-user finding 8: a Shannon user whose SNR is so low that its full-band rate equals its supremum
+    B rho / ln 2 in binary64 (rho below ~1e-15) made the allocation raise "rate r is unreachable" at the
+    left end of its bracket (snr 1e-20, 1e-17), return shares summing to ~0 (snr 1e-300) or to 0.99855
+    (snr [1e300, 1e-10]). Its share then climbs from ~0 to ~1 within one double of T
+    (numerics.allocation module docstring, "Power-limited users").
+
+    Reference: ``_mp_allocation`` (bisection on T in mpmath, the Shannon inverse by Newton in mpmath)
+    with 40 digits more than the decades of 1/rho (1 - c ~ rho/2 must be resolved) and of T / (hi - lo);
+    the best L and G by enumeration in mpmath. Tolerances: theta* 1e-14 and G 1e-14 relative (observed
+    <= 4e-16); shares 1e-12 relative (observed <= 3e-16; every non-dominant user here has an elasticity
+    r / (beta r') below 10, so its share is determined by T to ~1e-15).
+    """
+    sol = solve_homogeneous(sc)
+    dps = 40 + max(0, int(-np.log10(float(np.min(sc.snr)))))
+    with mp.workdps(dps):
+        T, beta = _mp_allocation(sc)
+        L, G = _mp_best_length(sc, T)
+    beta = np.array([float(b) for b in beta])
+    assert np.all(np.isfinite(sol.bandwidth)) and 1.0 - 4 * EPS <= sol.bandwidth.sum() <= 1.0
+    assert np.allclose(sol.bandwidth, beta, rtol=1e-12, atol=0.0)
+    assert sol.multipliers["theta"] == pytest.approx(float(T), rel=1e-14)
+    assert int(sol.draft_lengths[0]) == L
+    assert sol.goodput == pytest.approx(float(G), rel=1e-14)
+    assert all(np.all(np.isfinite(np.asarray(v, dtype=float))) for k, v in sol.multipliers.items() if k != "L_method")
+
+
+def test_power_limited_users_with_equal_earliest_finish():
+    """Two power-limited users (rho = 1e-20) whose earliest finishes t + s ln2 / (B rho) are equal (here
+    exactly: same t, s, rho) share the band in proportion to s: 1/2 each, which the mpmath bisection
+    confirms. When the earliest finishes differ by an ulp the exact split is beyond binary64 (module
+    docstring); the makespan is still right: checked with rho_2 one ulp above rho_1, by evaluating the
+    makespan of the returned shares in mpmath (60 digits) against the mpmath root, to 1e-14 relative."""
+    sc = _power_limited([1e-20, 1e-20])
+    beta, T = equal_finish_allocation(sc, np.ones(2))
+    with mp.workdps(70):
+        T_ref, beta_ref = _mp_allocation(sc)
+    assert np.allclose(beta, [float(b) for b in beta_ref], rtol=1e-14, atol=0.0)
+    assert beta.tolist() == [0.5, 0.5] and T == pytest.approx(float(T_ref), rel=1e-14)
+
+    sc = _power_limited([1e-20, float(np.nextafter(1e-20, 1.0))])
+    beta, T = equal_finish_allocation(sc, np.ones(2))
+    assert 1.0 - 4 * EPS <= beta.sum() <= 1.0 and np.all(beta > 0)
+    with mp.workdps(70):
+        T_ref, _ = _mp_allocation(sc)
+        B = mp.mpf(sc.bandwidth_hz)
+        finish = [mp.mpf(0.01) + mp.mpf(100) / (mp.mpf(b) * B * mp.log1p(mp.mpf(float(rho)) / mp.mpf(b)) / mp.log(2))
+                  for b, rho in zip(beta, sc.snr, strict=True)]
+        makespan = max(finish)
+    assert float(makespan) == pytest.approx(float(T_ref), rel=1e-14)
+    assert T == pytest.approx(float(T_ref), rel=1e-14)

@@ -75,11 +75,13 @@ def test_band_slack_is_accepted():
     round_time(s, [1, 1], [0.5, 0.5 + 1e-13])  # sum = 1 + 1e-13 <= 1 + 1e-12
 
 
-def test_zero_round_time_goodput():
-    s = Scenario(alpha=0.5, t_draft=0.0, bits_per_token=0.0, bandwidth_hz=1.0, spectral_efficiency=1.0, v0=0.0)
-    assert round_time(s, 1, 0.0) == 0.0
-    with pytest.raises(ValueError, match=r"round time is 0.0: v0, v1, overhead and the drafting times are all zero"):
-        goodput(s, 1, 0.0)
+def test_shortest_round_goodput():
+    """At the shortest round allowed (v0 = 1e-12 s: numerics.validation.MIN_ROUND_TIME; a zero round
+    time is refused when the scenario is built) the goodput is finite: A(0.5, 1) / 1e-12 = 1.5e12
+    (docs/model.md section 2, by hand)."""
+    s = Scenario(alpha=0.5, t_draft=0.0, bits_per_token=0.0, bandwidth_hz=1.0, spectral_efficiency=1.0, v0=1e-12)
+    assert round_time(s, 1, 0.0) == 1e-12
+    assert goodput(s, 1, 0.0) == pytest.approx(1.5e12, rel=1e-15)
 
 
 # ---------------------------------------------------------------- infeasible points
@@ -129,3 +131,51 @@ def test_model_pieces_validate_lengths(fn):
         fn(two_users(), [-2, 1])
     with pytest.raises(ValueError, match=r"L must be a scalar or have length K=2"):
         fn(two_users(), [1, 1, 1])
+
+
+# ---------------------------------------------------------------- shares near 0 (new-user finding 12)
+SUBNORMAL_CASE = dict(alpha=[0.8, 0.6], t_draft=0.01, bits_per_token=100, bandwidth_hz=1e4,
+                      spectral_efficiency=[2.0, 1.0], v0=0.05)
+
+
+@pytest.mark.parametrize("fn", [round_time, goodput])
+def test_share_too_small_for_a_finite_round_is_refused(fn):
+    """New-user finding 12: round_time(s, [4, 4], [1e-320, 1.0]) returned inf and goodput 0.0 (the
+    upload time 100 / (1e-320 x 2e4) = 5e317 s overflows). Decided (numerics.validation, Limits): such
+    a share is refused naming beta[k]; a share of 0 stays refused by the feasibility check."""
+    s = Scenario(**SUBNORMAL_CASE)
+    with pytest.raises(ValueError, match=r"beta\[0\] = 1e-320 is too small: the upload time s_k / r_k\(beta_k\) of "
+                                         r"user 0 overflows \(above 1.8e\+308 s\)"):
+        fn(s, [4, 4], [1e-320, 1.0])
+    with pytest.raises(ValueError, match=r"beta\[0\] = 1e-320 is too small"):
+        per_token_latency(s, [1e-320, 1.0])
+    # L = 1e6 tokens at an upload time of 5e302 s each overflow only in the drafting-plus-upload time
+    s = Scenario(**{**SUBNORMAL_CASE, "max_draft": 10**6})
+    with pytest.raises(ValueError, match=r"beta\[0\] = 1e-306 is too small: the drafting-plus-upload time L_k "
+                                         r"h_k\(beta_k\) of user 0 overflows"):
+        fn(s, [10**6, 1], [1e-306, 0.5])
+
+
+def test_tiny_share_with_a_finite_round_is_computed():
+    """A share of 1e-300 (upload 5e297 s a token) is served: round time and goodput against mpmath
+    (40 digits) from docs/model.md section 2: T = L (t + s / (beta B eta)) + v0, G = sum_k A_k / T."""
+    import mpmath as mp
+
+    s = Scenario(**SUBNORMAL_CASE)
+    with mp.workdps(40):
+        T = 4 * (mp.mpf("0.01") + 100 / (mp.mpf(1e-300) * 10**4 * 2)) + mp.mpf("0.05")
+        A = sum((1 - mp.mpf(a) ** 5) / (1 - mp.mpf(a)) for a in (0.8, 0.6))
+        G = A / T
+    assert round_time(s, [4, 4], [1e-300, 0.5]) == pytest.approx(float(T), rel=4e-16)
+    assert goodput(s, [4, 4], [1e-300, 0.5]) == pytest.approx(float(G), rel=1e-15)
+
+
+def test_scenario_whose_equal_split_round_overflows_is_refused():
+    """The companion limit (numerics.validation, Limits): a scenario whose equal band split at the
+    longest draft has no finite round time (a draft time of 1e303 s at max_draft = 10^6) is refused
+    when built, so that no baseline's round time can overflow."""
+    with pytest.raises(ValueError, match=r"the longest round of the equal band split, max_draft \(t_k \+ K s_k / "
+                                         r"r_k\(1\)\) \+ v0 \+ v1 K \(max_draft \+ 1\) \+ overhead, must be a finite "
+                                         r"double \(<= 1.8e\+308 s\), got inf s with max_draft = 1000000, K = 2"):
+        Scenario(**{**SUBNORMAL_CASE, "t_draft": [0.01, 1e303], "max_draft": 10**6})
+    Scenario(**{**SUBNORMAL_CASE, "t_draft": [0.01, 1e300], "max_draft": 10**6})  # 1e306 s: inside

@@ -53,8 +53,17 @@ def test_n_users_cycles_users_and_overrides_apply():
     (dict(name="default", bandwidth_hz=-1.0), "bandwidth_hz must be a finite number > 0"),
 ])
 def test_preset_errors(kwargs, match):
+    kwargs = dict(kwargs)
     with pytest.raises(ValueError, match=match):
-        P.preset(**kwargs)
+        P.preset(kwargs.pop("name"), **kwargs)
+
+
+@pytest.mark.parametrize("call", [P.preset, Scenario.preset])
+def test_preset_name_as_an_override_is_a_value_error(call):
+    """New-user finding 11: Scenario.preset("default", name="x") raised TypeError ("got multiple values
+    for argument 'name'"); the preset name is positional-only, so `name` is an unknown override key."""
+    with pytest.raises(ValueError, match=r"unknown scenario key 'name'"):
+        call("default", name="x")
 
 
 def test_build_errors():

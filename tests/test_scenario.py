@@ -33,7 +33,7 @@ def test_broadcasting_and_types():
 
 def test_all_scalars_is_one_user():
     s = Scenario(alpha=0.5, t_draft=0.0, bits_per_token=0.0, bandwidth_hz=1.0, snr=10.0,
-                 rate_model="shannon", v0=0.0)
+                 rate_model="shannon", v0=0.1)
     assert s.n_users == 1 and s.channel.tolist() == [10.0]
 
 
@@ -189,3 +189,31 @@ def test_from_toml_errors(tmp_path):
     bad.write_text("alpha = [0.5,\n")
     with pytest.raises(ValueError, match=r"bad.toml': TOML syntax error"):
         Scenario.from_toml(bad)
+
+
+def test_from_toml_name_too_long_or_with_nul(tmp_path):
+    """New-user finding 10: Scenario.from_toml("x" * 5000) raised OSError (ENAMETOOLONG) from
+    Path.is_dir; every unusable path is now a ValueError naming it (shortened: its start and length)."""
+    with pytest.raises(ValueError, match=r"scenario file 'x{100}'\.\.\. \(5000 characters\) cannot be read: File name too long"):
+        Scenario.from_toml("x" * 5000)
+    with pytest.raises(ValueError, match=r"scenario file 'a\\x00b' cannot be read"):
+        Scenario.from_toml("a\0b")
+    f = tmp_path / "plain"
+    f.write_text("")
+    with pytest.raises(ValueError, match=r"cannot be read: Not a directory"):
+        Scenario.from_toml(f / "below.toml")
+
+
+def test_from_toml_reads_preset_files(tmp_path):
+    """New-user finding 16: Scenario.from_toml on the README's preset file failed with "unknown
+    scenario key 'n_users'". One reader for scenario files: from_toml is numerics.presets.load_scenario
+    (the command line's reader). Reference: the same preset built by numerics.presets.preset with the
+    file's overrides (3 MHz, Shannon, 12 users), which the file states in its comments."""
+    from numerics.presets import preset
+
+    got = Scenario.from_toml("scenarios/preset_override.toml")
+    assert got == preset("default", n_users=12, bandwidth_hz=3e6, rate_model="shannon")
+    p = tmp_path / "p.toml"
+    p.write_text('preset = "default"\nn_users = 0\n')
+    with pytest.raises(ValueError, match=r"p.toml': n_users must be an integer >= 1, got 0"):
+        Scenario.from_toml(p)

@@ -191,6 +191,7 @@ def test_bad_input(kwargs, match):
 
 
 def test_zero_round_time():
-    s = SMALL.replace(v0=0.0, v1=0.0, t_draft=0.0, bits_per_token=0.0)
-    with pytest.raises(ValueError, match="round time is 0.0"):
-        simulate(s, ([1, 1, 1], [0.0, 0.0, 0.0]), rounds=10, seed=0)
+    """A scenario whose rounds could take no time is refused when it is built (v0 + v1 K + overhead
+    >= 1e-12 s, numerics.validation.MIN_ROUND_TIME), before a simulation could divide by it."""
+    with pytest.raises(ValueError, match=r"v0 \+ v1 K \+ overhead .* must be >= 1e-12 s"):
+        SMALL.replace(v0=0.0, v1=0.0, t_draft=0.0, bits_per_token=0.0)
