@@ -130,3 +130,15 @@ def test_issue10_huge_bandwidth_single_user():
     het, _ = _both_reach(s, ref.goodput)
     assert het.goodput == pytest.approx(ref.goodput, rel=ORACLE)
     assert het.draft_lengths.tolist() == [14]
+
+
+@pytest.mark.parametrize("snr", [[1e-300, 1e300], [1e-20, 10.0]], ids=["1e-300-1e300", "1e-20-10"])
+def test_shannon_extreme_snr(snr):
+    """Coordinator (mailbox, new-user test of main at d7db2b1): Shannon snr = [1e-300, 1e300] raised 'lambda root ...
+    not bracketed' (after i10-fixes: an overflow of tau R in the reach and a deadline search out at 6e186 s, where no
+    band price fits); snr = [1e-20, 10] warned. Reference: the brute-force goodput of drafting nothing (feasible)."""
+    s = Scenario(alpha=[0.8, 0.6], t_draft=0.01, bits_per_token=100, bandwidth_hz=1e4, rate_model="shannon", snr=snr,
+                 v0=0.05)
+    G0 = bf.goodput_of(s, [0, 0])
+    het, _ = _both_reach(s, G0)
+    assert het.goodput >= G0 * (1 - ORACLE)

@@ -152,16 +152,24 @@ def deadline(pb: Problem, caps, mu, g: float) -> Point:
         _, r = at(tau)
         return np.array([r.dF - g]), np.array([r.d2F]), np.array([r.F - g * tau])
 
-    tau0 = pb.tau_warm if pb.tau_warm and 0 < pb.tau_warm < tau_hi else 0.5 * tau_hi
     # at tau_hi every user is at min(cap, stop-short): F' = 0 and F is its maximum there
     top = np.minimum(caps, u.stop_short(mu_arr))
     top = np.where(u.active & np.isfinite(top), top, 0.0)
     F_sat = float(np.sum(u.tokens(top) - mu_arr * top))
+    ends_hi = (-g, F_sat - g * tau_hi)
+    # beyond (F_sat - F(0)) / g, F - g tau is below its value at tau = 0 whatever F does: the
+    # search need not go further (a power-limited user can put the saturation at 1e180 s)
+    tau_gain = (F_sat - base.F) / g if g > 0 else np.inf
+    if tau_gain < tau_hi:
+        if not tau_gain > 0.0:
+            return Point(0.0, base, base_in, 0.0)
+        tau_hi, ends_hi = tau_gain * (1.0 + 1e-9), (np.nan, np.nan)
+    tau0 = pb.tau_warm if pb.tau_warm and 0 < pb.tau_warm < tau_hi else 0.5 * tau_hi
     # below tau_lo drafting adds less than 1e-17 F(0) (F' <= M0): the search need not go lower
     tau_lo = min(max(1e-17 * base.F / M0, tau_hi * 1e-300), 0.5 * tau_hi)
     tau0 = max(tau0, 2.0 * tau_lo)
     rr = newton(h, tau_lo, tau_hi, tau0, increasing=False, log=True, rtol=1e-13, lo_open=True,
-                primitive=True, ends=(np.nan, np.nan, -g, F_sat - g * tau_hi), max_log_step=5.0)
+                primitive=True, ends=(np.nan, np.nan, *ends_hi), max_log_step=5.0)
     if rr.status[0] == NOT_BRACKETED:  # F' <= g down to tau_lo: the optimum is tau -> 0
         return Point(0.0, base, base_in, 0.0)
     x = float(rr.x[0])

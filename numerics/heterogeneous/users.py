@@ -194,7 +194,8 @@ class Users:
         ch = _take(self.ch, idx)
         if self.model == "linear":
             return np.full(ch.shape, np.inf)
-        return self.B * ch / _LN2
+        with np.errstate(over="ignore"):  # a huge SNR: no limit in binary64 (inf)
+            return self.B * ch / _LN2
 
     def reach(self, tau: float, idx=None) -> np.ndarray:
         """Largest L user k can draft by tau with any share: tau R / (s + t R), R = sup r."""
@@ -202,7 +203,7 @@ class Users:
         R = self.rate_limit(idx)
         with np.errstate(divide="ignore", invalid="ignore"):
             lin = np.where(t > 0, tau / np.where(t > 0, t, 1.0), np.inf)
-            shn = np.where(s > 0, tau * R / (s + t * R), lin)
+            shn = np.where(s > 0, tau / (s / R + t), lin)  # = tau R / (s + t R), no overflow of tau R
         return lin if self.model == "linear" else shn
 
     def _rate_terms(self, beta, ch):
