@@ -89,7 +89,6 @@ class Problem:
         self.L_warm: np.ndarray | None = None
         self.beta_warm: np.ndarray | None = None
         self.J_warm: np.ndarray | None = None
-        self.feasible_g = 0.0  # the best ratio of a feasible point seen by :func:`joint`
 
     def inner(self, tau: float, mu, caps) -> Inner:
         inn = Inner(self.u, tau, mu, caps)
@@ -218,8 +217,6 @@ def joint(pb: Problem, caps, c: float, v1r: float, g0: float, tau0: float | None
             return None
         D = tau + c + v1r * r.sumL
         S, h, E = r.S, r.dF - g, r.N - g * D
-        if S <= 0.0:  # the shares fit: a feasible point, its ratio a lower bound for a fallback
-            pb.feasible_g = max(pb.feasible_g, r.N / D)
         if (abs(S) <= 1e-13 and abs(h) <= 1e-12 * g and abs(E) <= 1e-13 * r.N) or step_small:
             if abs(S) > 1e-12:
                 return None

@@ -168,13 +168,11 @@ def padded_joint(pb: Problem, g0: float, m_guess: float | None, tau0: float | No
     def plain(m: float) -> Point:
         capm = np.minimum(pb.caps, m)
         c_m = pb.c + w1 * m
-        pb.feasible_g = 0.0
         pt = joint(pb, capm, c_m, 0.0, state["g"], state["tau"])
         if pt is None:
-            # Dinkelbach needs a start at or below G**(m): the goodput of drafting nothing is one,
-            # and so is that of any feasible point the joint step met
+            # Dinkelbach needs a start at or below G**(m): the goodput of drafting nothing is one
             g_zero = float(np.sum(pb.u.tokens(np.zeros(pb.K)))) / c_m
-            pt, _ = dinkelbach(pb, capm, c_m, 0.0, max(min(state["g"] * 0.5, g_zero), pb.feasible_g))
+            pt, _ = dinkelbach(pb, capm, c_m, 0.0, min(state["g"] * 0.5, g_zero))
         pt.mu = 0.0
         if pt.tau > 0:
             state["tau"] = pt.tau
