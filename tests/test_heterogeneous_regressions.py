@@ -142,3 +142,14 @@ def test_shannon_extreme_snr(snr):
     G0 = bf.goodput_of(s, [0, 0])
     het, _ = _both_reach(s, G0)
     assert het.goodput >= G0 * (1 - ORACLE)
+
+
+def test_padded_fallback_near_the_cap():
+    """Found by the property test at the end of the rebuild (issue 9): a Dinkelbach fallback started at an already
+    optimal ratio returned a worse point, and the continuous answer (m = 0.99997) came out 6e-6 below the integer
+    optimum L = [1, 0]. Reference: enumeration."""
+    s = Scenario(alpha=[0.99, 0.5], t_draft=[0.0, 1.0], bits_per_token=[1e-5, 0.0], bandwidth_hz=1.0, v0=1.0,
+                 rate_model="shannon", snr=[1.0, 1.0], v1=0.01, batching="padded", max_draft=1)
+    opt = bf.enumerate_heterogeneous(s)
+    het, _ = _both_reach(s, opt.goodput)
+    assert het.goodput == pytest.approx(opt.goodput, rel=ORACLE)
