@@ -1,54 +1,62 @@
 """Benchmark: numerics.solve_homogeneous against a generic CVXPY/CLARABEL formulation.
 
-For K = 10, 100, 1000, 10^4 users and both rate models, in one run:
+For the families of ``benchmarks/_bench.py`` (default ``wide-spread``), K = 10, 100, 1000,
+10^4 users and both rate models, in one run:
 
-- ``solve_homogeneous``: the H2 root (safeguarded Newton) plus the H4 closed form and integer
-  search; best of several repeats (wall clock, one process).
+- ``ours``: ``solve_homogeneous`` (the H2 root plus the H4 closed form and integer search);
+  best of several repeats (wall clock, one process).
 - ``cvxpy``: the epigraph problem min theta s.t. t_k + s_k / r_k(beta_k) <= theta,
   sum beta <= 1 (inv_pos for the linear rate, relative entropy -- the exponential cone --
   for the Shannon rate), solved by CLARABEL, then every L in [1, max_draft] evaluated at
   the shares CVXPY returns. Its time is the full ``Problem.solve`` call (canonicalisation
-  included: that is what a generic-solver user pays) and, separately, CLARABEL's own time.
+  included: that is what a generic-solver user pays); solver_seconds is CLARABEL's own time.
 
-rel_gap = (G_best - G) / G_best, G_best the larger goodput of the two methods, each
-evaluated exactly (numerics.goodput) at its own operating point; empty in the CSV (FAILED on
-screen) when CLARABEL raises a SolverError, or when CVXPY was skipped.
+goodput: the exact goodput (``numerics.goodput``) of each method's point; rel_gap =
+(G_best - G) / G_best, G_best the larger of the two. A failed solve (CLARABEL raising
+SolverError, a status other than optimal / optimal_inaccurate, an exception of ours, a
+time-out) is written with status ``failed``, its reason in ``detail`` and no time: the
+``solver_time`` figure draws it as failed, never as a timing. Every row records the 1-minute
+load average (``load1``).
 
-Usage: ``python benchmarks/bench_homogeneous.py [--max-cvxpy-K N] [--repeats R]``. Writes
-``figures/data/homogeneous.csv`` (read by the ``solver_time`` figure) (K, rate_model, solver, seconds, rel_gap). CVXPY is
-skipped above ``--max-cvxpy-K`` (default 10^4, where it takes 0.5 to 2 s) and the skip is
-printed.
+Usage: ``python benchmarks/bench_homogeneous.py [--quick] [--families F ...] [--sizes K ...]
+[--max-cvxpy-K N] [--repeats R] [--timeout S] [--out DIR]``. Writes ``DIR/homogeneous.csv``
+(schema: ``benchmarks/_bench.py``): by default ``figures/data/`` (read by the
+``solver_time`` figure); ``--quick`` (K = 10, 100, 1000, one repeat) writes to
+``build/bench/`` unless ``--out`` is given. CVXPY is skipped above ``--max-cvxpy-K`` (default
+10^4, where it takes 0.5 to 2 s) and the skip is printed.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import math
+import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from numerics import Scenario, goodput, solve_homogeneous
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _bench import DATA, FAMILIES, QUICK_OUT, load1, make_scenario, rel_gaps, row, timed, write_csv  # noqa: E402
+
+from numerics import Scenario, goodput, solve_homogeneous  # noqa: E402
 
 SIZES = (10, 100, 1000, 10_000)
-OUT = Path(__file__).resolve().parent.parent / "figures" / "data" / "homogeneous.csv"
+QUICK_SIZES = (10, 100, 1000)
 
 
-def make_scenario(K: int, model: str, seed: int = 0, v1: float = 1e-5) -> Scenario:
-    """Seeded realistic system: t in [1, 30] ms, s in [100, 5000] bit, one user in six without upload."""
-    rng = np.random.default_rng([seed, K, model == "shannon"])
-    lu = lambda lo, hi: np.exp(rng.uniform(np.log(lo), np.log(hi), K))  # noqa: E731
-    s = lu(100.0, 5000.0)
-    s[rng.random(K) < 1 / 6] = 0.0
-    kw = {"spectral_efficiency": lu(0.5, 8.0)} if model == "linear" else {"snr": lu(0.1, 1e3)}
-    return Scenario(alpha=rng.uniform(0.5, 0.95, K), t_draft=lu(1e-4, 3e-3), bits_per_token=s,
-                    bandwidth_hz=2e5 * K, rate_model=model, v0=0.05, v1=v1, max_draft=16, **kw)
+class CvxpyFailed(Exception):
+    """CLARABEL returned no usable solution (its status is the message)."""
 
 
 def cvxpy_solve(sc: Scenario) -> tuple[float, float, float]:
-    """(goodput, wall seconds of Problem.solve, CLARABEL seconds) of the generic formulation."""
+    """(goodput, wall seconds of Problem.solve, CLARABEL seconds) of the generic formulation.
+
+    Raises ``CvxpyFailed`` (or CVXPY's ``SolverError``) when CLARABEL returns no solution.
+    """
     import cvxpy as cp
 
     s, t = sc.bits_per_token, sc.t_draft
@@ -76,13 +84,12 @@ def cvxpy_solve(sc: Scenario) -> tuple[float, float, float]:
     cons += [cp.sum(beta) <= 1, x >= 0, th >= float(np.max(t)) / scale]
     prob = cp.Problem(cp.Minimize(th), cons)
     t0 = time.perf_counter()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # an inaccurate status shows up in rel_gap
-            prob.solve(solver=cp.CLARABEL)
-    except cp.error.SolverError:
-        return np.nan, time.perf_counter() - t0, np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # an inaccurate status shows up in rel_gap
+        prob.solve(solver=cp.CLARABEL)
     wall = time.perf_counter() - t0
+    if prob.status not in ("optimal", "optimal_inaccurate") or beta.value is None:
+        raise CvxpyFailed(f"CLARABEL status {prob.status}")
     b = np.zeros(sc.n_users)
     b[up] = np.maximum(np.asarray(beta.value, dtype=float), 1e-300)
     b /= max(1.0, b.sum() / (1 - 1e-15))
@@ -90,45 +97,58 @@ def cvxpy_solve(sc: Scenario) -> tuple[float, float, float]:
     return G, wall, float(prob.solver_stats.solve_time or np.nan)
 
 
-def time_ours(sc: Scenario, repeats: int) -> tuple[float, float]:
-    best, G = np.inf, np.nan
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        G = solve_homogeneous(sc).goodput
-        best = min(best, time.perf_counter() - t0)
-    return G, best
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="K = 10, 100, 1000, one repeat, written to build/bench/")
+    ap.add_argument("--families", nargs="+", choices=FAMILIES, default=["wide-spread"])
+    ap.add_argument("--sizes", nargs="+", type=int, default=None)
     ap.add_argument("--max-cvxpy-K", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--timeout", type=float, default=0.0, help="seconds per solve before it counts as failed (0: none)")
+    ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
+    sizes = args.sizes or (QUICK_SIZES if args.quick else SIZES)
+    repeats = 1 if args.quick else args.repeats
+    out = args.out or (QUICK_OUT if args.quick else DATA)
+    print(f"load average at start: {load1():.2f} (timings on a loaded machine are noisy)")
+    warm = make_scenario("wide-spread", 10, "shannon")  # imports and first-call caches are not solve times
+    solve_homogeneous(warm)
+    timed(lambda: cvxpy_solve(warm))
+    print(f"{'family':11s} {'K':>6} {'rate':>8} {'ours [ms]':>10} {'cvxpy [ms]':>11} {'clarabel [ms]':>14} "
+          f"{'ratio':>8} {'gap ours':>9} {'gap cvxpy':>10}")
     rows = []
-    print(f"{'K':>6} {'rate':>8} {'ours [ms]':>10} {'cvxpy [ms]':>11} {'clarabel [ms]':>14} {'ratio':>8} "
-          f"{'gap ours':>9} {'gap cvxpy':>10}")
-    for model in ("linear", "shannon"):
-        for K in SIZES:
-            sc = make_scenario(K, model)
-            G_ours, t_ours = time_ours(sc, args.repeats)
-            if K <= args.max_cvxpy_K:
-                G_cvx, t_cvx, t_clar = cvxpy_solve(sc)
-                G_best = np.nanmax([G_ours, G_cvx])  # a failed CVXPY solve has G = nan
-                gap_o, gap_c = (G_best - G_ours) / G_best, (G_best - G_cvx) / G_best
-                rows += [(K, model, "solve_homogeneous", t_ours, gap_o), (K, model, "cvxpy", t_cvx, gap_c)]
-                gap_txt = "FAILED" if np.isnan(G_cvx) else f"{gap_c:.1e}"  # CLARABEL raised SolverError
-                print(f"{K:>6} {model:>8} {1e3 * t_ours:>10.2f} {1e3 * t_cvx:>11.1f} {1e3 * t_clar:>14.1f} "
-                      f"{t_cvx / t_ours:>7.0f}x {gap_o:>9.1e} {gap_txt:>10}")
-            else:
-                rows.append((K, model, "solve_homogeneous", t_ours, np.nan))
-                print(f"{K:>6} {model:>8} {1e3 * t_ours:>10.2f} {'skipped':>11} (K > --max-cvxpy-K={args.max_cvxpy_K})")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with OUT.open("w", newline="") as fh:
-        wr = csv.writer(fh)
-        wr.writerow(["K", "rate_model", "solver", "seconds", "rel_gap"])
-        for K, model, solver, sec, gap in rows:
-            wr.writerow([K, model, solver, f"{sec:.6g}", "" if np.isnan(gap) else f"{gap:.3e}"])
-    print(f"wrote {OUT}")
+    for family in args.families:
+        for model in ("linear", "shannon"):
+            for K in sizes:
+                sc = make_scenario(family, K, model)
+                key = dict(K=K, family=family, rate_model=model, batching=sc.batching, v1=sc.v1,
+                           relaxation="integer")
+                t_ours, sol, err_ours = timed(lambda: solve_homogeneous(sc), repeats, args.timeout)
+                G_ours = sol.goodput if sol is not None else math.nan
+                if K <= args.max_cvxpy_K:
+                    t_cvx, res, err_cvx = timed(lambda: cvxpy_solve(sc), 1, args.timeout)
+                    G_cvx, _, t_clar = res if res is not None else (math.nan, math.nan, math.nan)
+                else:
+                    err_cvx, G_cvx = "skipped", math.nan
+                gaps = rel_gaps({"ours": G_ours, "cvxpy": G_cvx})
+                stamp = load1()
+                rows.append(row(**key, solver="ours", status="failed" if err_ours else "ok", seconds=t_ours,
+                                goodput=G_ours, rel_gap=gaps["ours"], detail=err_ours or "", load1=stamp))
+                if err_cvx != "skipped":
+                    rows.append(row(**key, solver="cvxpy", status="failed" if err_cvx else "ok", seconds=t_cvx,
+                                    solver_seconds=t_clar if not err_cvx else math.nan, goodput=G_cvx,
+                                    rel_gap=gaps["cvxpy"], detail=err_cvx or "", load1=stamp))
+                ours_txt = "FAILED" if err_ours else f"{1e3 * t_ours:10.2f}"
+                if err_cvx == "skipped":
+                    cvx_txt = f"{'skipped':>11} (K > --max-cvxpy-K={args.max_cvxpy_K})"
+                elif err_cvx:
+                    cvx_txt = f"{'FAILED':>11} ({err_cvx[:60]})"
+                else:
+                    ratio = f"{t_cvx / t_ours:7.0f}x" if not err_ours else "-"
+                    cvx_txt = (f"{1e3 * t_cvx:>11.1f} {1e3 * t_clar:>14.1f} {ratio:>8} {gaps['ours']:>9.1e} "
+                               f"{gaps['cvxpy']:>10.1e}")
+                print(f"{family:11s} {K:>6} {model:>8} {ours_txt:>10} {cvx_txt}", flush=True)
+    write_csv(out / "homogeneous.csv", rows)
     return 0
 
 

@@ -14,6 +14,7 @@ except _PackageNotFoundError:  # imported from a source tree that was never inst
 
 from .scenario import Scenario as Scenario
 from .solution import Solution as Solution
+from .solution import SolverError as SolverError
 from .tokens import (
     accepted_pmf as accepted_pmf,
     accepted_variance as accepted_variance,

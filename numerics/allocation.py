@@ -25,6 +25,9 @@ finishing time, so that they stay equal to float precision and the shares sum to
 precision (a rescaling by 1/S would instead shift each finishing time by (S - 1) times its
 upload time).
 
+Many vectors at once (:func:`finish_times`, the integer heterogeneous search): the same root
+by :func:`numerics.roots.newton` from the left end of the bracket, times measured from c_max.
+
 Power-limited users. The Shannon rate of user k never exceeds B rho_k / ln 2, so it cannot
 finish before t_k + s_k ln2 / (B rho_k), however much band it gets, and its rate at the whole
 band is that supremum times log1p(rho_k)/rho_k = 1 - rho_k/2 + ...: for rho_k below about
@@ -50,14 +53,16 @@ import math
 
 import numpy as np
 
-from .channel import _shannon_elasticity, _shannon_share, rate, rate_inverse
+from .channel import _shannon_elasticity, _shannon_share, _shannon_u, rate, rate_inverse
+from .roots import newton
 from .scenario import Scenario
 from .validation import as_draft_lengths, as_float, as_scenario
 
-__all__ = ["share_for_deadline", "equal_finish_allocation", "equal_finish_root"]
+__all__ = ["equal_finish_allocation", "equal_finish_root", "finish_times", "share_for_deadline"]
 
 _EPS = np.finfo(np.float64).eps
 _MAX_ITER = 200
+_LN2 = float(np.log(2.0))
 
 
 def share_for_deadline(scenario: Scenario, L, T) -> np.ndarray:
@@ -115,6 +120,87 @@ def _shares_and_weights(rate_model: str, T: float, c, d, B: float, ch) -> tuple[
     with np.errstate(invalid="ignore", over="ignore"):
         w = np.where(np.isfinite(beta), beta * e * (float(np.min(q)) / q), np.inf)
     return beta, w, e
+
+
+def _shares(rate_model: str, q, d, B: float, ch):
+    """beta = r^{-1}(d / q) and d beta / d T = -(d / q^2) / r'(beta) (entries with d > 0, q > 0)."""
+    if rate_model == "linear":
+        beta = d / (B * ch * q)
+        return beta, -beta / q
+    req = d / q
+    c = req * _LN2 / (B * ch)
+    u = _shannon_u(np.minimum(c, 1.0 - _EPS))
+    beta = c * ch / u
+    # r'(beta) = (B / ln2) (u - rho / (beta + rho)) = (B / ln2) u (u - (1 - c)) / (u + c)
+    rp = (B / _LN2) * u * (u - (1.0 - c)) / (u + c)
+    return beta, -(req / q) / rp
+
+
+def finish_times(rate_model: str, c: np.ndarray, d: np.ndarray, bandwidth_hz: float, channel: np.ndarray,
+                 slack: bool = False) -> tuple[np.ndarray, int]:
+    """Equal finishing times of many vectors at once (module docstring).
+
+    Parameters
+    ----------
+    c, d : ndarray (N, n)
+        Drafting times c = L t and bits to upload d = L s of n users in N vectors; entries
+        with d = 0 take no band and are ignored (c there is not used).
+    bandwidth_hz : float
+    channel : ndarray (n,) or (N, n)
+        eta or rho of the users.
+
+    Returns
+    -------
+    T : ndarray (N,)
+        The root T of sum_k r_k^{-1}(d_k / (T - c_k)) = 1 of every row (0 for a row without upload);
+        with ``slack``, T - max_k c_k instead (exact where T would round to max_k c_k).
+    passes : int
+        Vectorised evaluations made by :func:`numerics.roots.newton`.
+    """
+    c = np.atleast_2d(np.asarray(c, dtype=np.float64))
+    d = np.atleast_2d(np.asarray(d, dtype=np.float64))
+    N = d.shape[0]
+    ch = np.broadcast_to(np.asarray(channel, dtype=np.float64), d.shape)
+    B = float(bandwidth_hz)
+    live = d > 0
+    rows = np.flatnonzero(live.any(axis=1))
+    T = np.zeros(N)
+    if rows.size == 0:
+        return T, 0
+    lv, cc, dd, chh = live[rows], c[rows], d[rows], ch[rows]
+    cmax = np.max(np.where(lv, cc, -np.inf), axis=1)
+    gap = np.where(lv, cmax[:, None] - cc, 0.0)       # c_max - c_k >= 0
+    dd = np.where(lv, dd, 0.0)
+    chs = np.where(lv, chh, 1.0)
+    a = dd / rate(rate_model, 1.0, B, chs)             # upload times with the whole band
+    lo = np.max(np.where(lv, a - gap, -np.inf), axis=1)
+    hi = np.sum(a, axis=1)
+
+    def fun(y, idx):
+        g_, d_, ch_ = (gap, dd, chs) if idx is None else (gap[idx], dd[idx], chs[idx])
+        q = y[:, None] + g_
+        with np.errstate(divide="ignore", invalid="ignore"):
+            beta, dbeta = _shares(rate_model, np.where(d_ > 0, q, 1.0), d_, B, ch_)
+        beta = np.where(d_ > 0, beta, 0.0)
+        dbeta = np.where(d_ > 0, dbeta, 0.0)
+        return np.sum(beta, axis=1) - 1.0, np.sum(dbeta, axis=1)
+
+    y = lo.copy()
+    open_ = hi > lo * (1.0 + 4 * _EPS)
+    passes = 0
+    if open_.any():
+        sub = np.flatnonzero(open_)
+
+        def fsub(yy, idx):
+            return fun(yy, sub if idx is None else sub[idx])
+
+        # start just right of lo (S >= 1 there): Newton then increases monotonically to the root
+        x0 = lo[sub] + (hi[sub] - lo[sub]) * 2.0 ** -40
+        r = newton(fsub, lo[sub], hi[sub], x0, increasing=False, rtol=4 * _EPS)
+        y[sub] = r.x
+        passes = r.passes
+    T[rows] = y if slack else cmax + y
+    return T, passes
 
 
 def equal_finish_root(rate_model: str, c, d, bandwidth_hz: float, channel) -> tuple[float, np.ndarray]:

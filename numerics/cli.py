@@ -40,7 +40,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
-from .cli_common import ArgumentParser, print_json, run_guarded
+from .cli_common import EXIT_INTERNAL, ArgumentParser, print_json, register_failure, run_guarded
+from .solution import SolverError
+
+register_failure(SolverError, EXIT_INTERNAL, "solver failure")
 
 __all__ = ["SUBCOMMAND_MODULES", "main", "solve_report"]
 
@@ -54,28 +57,51 @@ def _regimes(choice: str) -> tuple[str, ...]:
     return REGIMES if choice == "all" else (choice,)
 
 
-def _solve(scenario, regime: str):
-    if regime == "homogeneous":
-        from .homogeneous import solve_homogeneous
+def _solve(scenario, regime: str, where: str | None = None):
+    """The regime's solution; a solver failure names ``where`` (the scenario file) and its step."""
+    try:
+        if regime == "homogeneous":
+            from .homogeneous import solve_homogeneous
 
-        return solve_homogeneous(scenario)
-    from .heterogeneous import solve_heterogeneous
+            return solve_homogeneous(scenario)
+        from .heterogeneous import solve_heterogeneous
 
-    return solve_heterogeneous(scenario, integer=True)
+        return solve_heterogeneous(scenario, integer=True)
+    except SolverError as exc:
+        raise SolverError(f"{regime} regime, {exc.step}", exc.detail, where) from None
 
 
-def solve_report(scenario, regimes: Sequence[str]) -> dict[str, Any]:
-    """Solutions of the regimes, every baseline's goodput, and the gains over them.
+def _baselines_for(regimes: Sequence[str]) -> tuple[str, ...]:
+    """The baselines a report of ``regimes`` compares with: without the heterogeneous regime,
+    neither it nor its equal-band ablation (computed only when printed)."""
+    from .baselines import BASELINES
+
+    if "heterogeneous" in regimes:
+        return BASELINES
+    return tuple(b for b in BASELINES if b not in ("heterogeneous", "equal-heterogeneous"))
+
+
+def solve_report(scenario, regimes: Sequence[str], where: str | None = None) -> dict[str, Any]:
+    """Solutions of the regimes, the goodput of the baselines they are compared with, and the gains.
 
     Returns a JSON-ready dict: ``scenario`` (fields), ``solutions`` (regime -> Solution dict),
     ``baselines`` (name -> goodput) and ``gains`` (regime -> baseline -> G / G_baseline - 1).
+    Only what is reported is computed: a report of the homogeneous regime alone leaves out the
+    heterogeneous regime and its equal-band ablation. ``where`` (the scenario file) is named
+    in a :class:`numerics.SolverError`.
     """
-    from .baselines import BASELINES, baseline
+    from .baselines import baseline
 
-    sols = {r: _solve(scenario, r) for r in regimes}
+    sols = {r: _solve(scenario, r, where) for r in regimes}
     base = {}
-    for name in BASELINES:
-        base[name] = sols[name].goodput if name in sols else baseline(scenario, name).goodput
+    for name in _baselines_for(regimes):
+        if name in sols:
+            base[name] = sols[name].goodput
+            continue
+        try:
+            base[name] = baseline(scenario, name).goodput
+        except SolverError as exc:
+            raise SolverError(f"baseline {name}, {exc.step}", exc.detail, where) from None
     gains = {r: {b: sols[r].goodput / g - 1.0 for b, g in base.items() if b != r and g > 0} for r in regimes}
     return {
         "scenario": scenario.to_dict(),
@@ -126,7 +152,7 @@ def _cmd_solve(a: argparse.Namespace) -> int:
     from .presets import load_scenario
 
     s = load_scenario(a.file)
-    report = solve_report(s, _regimes(a.regime))
+    report = solve_report(s, _regimes(a.regime), where=a.file)
     if a.json:
         print_json(report)
     else:
@@ -148,7 +174,7 @@ def _cmd_simulate(a: argparse.Namespace) -> int:
         check_simulation_size(s, rounds, 1)
     out = {}
     for regime in _regimes(a.regime):
-        sol = _solve(s, regime)
+        sol = _solve(s, regime, where=a.file)
         res = simulate(s, sol, rounds=a.rounds, seed=a.seed, fading=a.fading, progress=a.rounds >= 200_000)
         out[regime] = {"analytic_goodput": sol.goodput, **res.to_dict()}
     if a.json:

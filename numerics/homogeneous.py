@@ -34,6 +34,7 @@ from .allocation import equal_finish_allocation
 from .channel import _rate_elasticity, rate
 from .lambertw import lambertw
 from .latency import round_time, tokens_per_round
+from .roots import newton
 from .scenario import Scenario
 from .solution import Solution
 from .validation import as_float, as_float_array, as_scenario
@@ -190,54 +191,44 @@ class _Tokens:
         em1 = np.expm1((L + 1.0) * self.log_a)
         e = em1 + 1.0  # alpha^(L+1)
         D = c0 + c1 * L
-        return float(-(e @ self.wl) * D - c1 * (self.n_zero - em1 @ self.w)), float(-(e @ self.wl2) * D)
+        # sums of products, not BLAS dot products (a threaded BLAS call costs ~1 ms at K = 1e5 on a
+        # busy machine, 10x the sum)
+        return (float(-np.sum(e * self.wl) * D - c1 * (self.n_zero - np.sum(em1 * self.w))),
+                float(-np.sum(e * self.wl2) * D))
 
     def dN(self, L: float) -> tuple[float, float]:
         """(N'(L), N''(L)); N' = sum -alpha^(L+1) ln(alpha) / (1 - alpha) > 0, N'' < 0."""
         e = np.exp((L + 1.0) * self.log_a)
-        return float(-(e @ self.wl)), float(-(e @ self.wl2))
+        return float(-np.sum(e * self.wl)), float(-np.sum(e * self.wl2))
 
 
 def _phi_root(tok: _Tokens, c0: float, c1: float, Lmax: float) -> float:
     """The maximiser over [1, Lmax] of N(L) / (c0 + c1 L): root of the decreasing
     phi(L) = N'(L)(c0 + c1 L) - c1 N(L) (:func:`theory.homogeneous.quasi_concavity`), phi' = N'' D.
 
-    Newton safeguarded by bisection on the bracket, started from the common-alpha closed form
-    at the mean acceptance rate.
+    :func:`numerics.roots.newton` on the bracket [1, L0] or [L0, Lmax], L0 the common-alpha
+    closed form at the mean acceptance rate; an end of the range is the answer when phi does
+    not change sign on it.
     """
 
-    def phi(Lv: float) -> tuple[float, float]:
-        return tok.phi(Lv, c0, c1)
+    def phi(x, idx):
+        f, fp = tok.phi(float(x[0]), c0, c1)
+        return np.array([f]), np.array([fp])
 
-    # start: the common-alpha closed form at the mean acceptance rate; the bracket ends 1 and
-    # Lmax are evaluated only if an iterate would leave the bracket known so far
     a_mean = float(np.mean(tok.u))
-    lo, hi, lo_ok, hi_ok = 1.0, Lmax, False, False  # *_ok: phi(lo) > 0 / phi(hi) < 0 checked
-    L = float(np.clip(stationary_length(a_mean, c0, c1), lo, hi)) if c0 > c1 and a_mean < 1 else 1.0
-    for _ in range(200):
-        f, fp = phi(L)
-        if f > 0:
-            lo, lo_ok = L, True
-        elif f < 0:
-            hi, hi_ok = L, True
-        else:
-            return L
-        L_new = L - f / fp if fp < 0 else 0.5 * (lo + hi)
-        if not (lo < L_new < hi):
-            if L_new >= hi and not hi_ok:  # is the maximiser beyond Lmax?
-                if phi(hi)[0] >= 0:
-                    return hi
-                hi_ok = True
-            elif L_new <= lo and not lo_ok:  # or below 1?
-                if phi(lo)[0] <= 0:
-                    return lo
-                lo_ok = True
-            if not (lo < L_new < hi):
-                L_new = 0.5 * (lo + hi)  # safeguard: bisection
-        if abs(L_new - L) <= 1e-13 * L or hi - lo <= 1e-13 * hi:
-            return L_new
-        L = L_new
-    return L
+    L0 = float(np.clip(stationary_length(a_mean, c0, c1), 1.0, Lmax)) if c0 > c1 and a_mean < 1 else 1.0
+    f0 = tok.phi(L0, c0, c1)[0]
+    if f0 == 0.0:
+        return L0
+    if f0 > 0:
+        if L0 >= Lmax or tok.phi(Lmax, c0, c1)[0] >= 0:
+            return Lmax
+        lo, hi = L0, Lmax
+    else:
+        if L0 <= 1.0 or tok.phi(1.0, c0, c1)[0] <= 0:
+            return 1.0
+        lo, hi = 1.0, L0
+    return float(newton(phi, lo, hi, increasing=False, rtol=1e-13).x[0])
 
 
 def best_common_length(scenario: Scenario, theta: float) -> tuple[int, float, str]:
@@ -308,14 +299,6 @@ def best_common_length(scenario: Scenario, theta: float) -> tuple[int, float, st
         while L < Lmax and G(L + 1) > g:
             L += 1
             g = G(L)
-    return L, float(Lc), method
-    # the maximiser sits on the edge of the window (round-off in Lc): climb (never taken in
-    # exact arithmetic, where quasi-concavity puts it at floor or ceil of Lc)
-    step = -1 if i == 0 else 1
-    g = float(Gc[i])
-    while 1 <= L + step <= Lmax and G(L + step) > g or (step == -1 and L > 1 and G(L - 1) == g):
-        L += step
-        g = G(L)
     return L, float(Lc), method
 
 

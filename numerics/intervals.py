@@ -28,8 +28,8 @@ discreteness and stays at or above the level there (:mod:`numerics.simulate`, "C
 scipy.stats has no interval for this problem (``scipy.stats.bootstrap`` degenerates on a
 constant sample as the delta method does).
 
-The inner maximisation is a safeguarded Newton iteration on the decreasing derivative
-sum w z / (1 + lambda z); repeated pairs are merged with weights (without fading X takes few
+The inner maximisation is a safeguarded Newton iteration (:func:`numerics.roots.newton`) on the
+decreasing derivative sum w z / (1 + lambda z); repeated pairs are merged with weights (without fading X takes few
 values and Y one).
 """
 
@@ -41,6 +41,7 @@ from statistics import NormalDist
 import numpy as np
 from scipy import optimize
 
+from .roots import newton
 from .validation import as_float_array, check_range
 
 __all__ = ["log_likelihood_ratio", "ratio_interval"]
@@ -83,21 +84,12 @@ def _inner(z: np.ndarray, w: np.ndarray, z_lo: float, z_hi: float) -> float:
             return h(end)
         a = end
     # safeguarded Newton on the decreasing dh, bracket [a, b] with dh(a) > 0 > dh(b)
-    lam = 0.5 * (a + b)
-    for _ in range(200):
-        d = 1.0 + lam * z
-        g = float(np.sum(w * z / d))
-        if g > 0.0:
-            a = lam
-        else:
-            b = lam
-        gp = -float(np.sum(w * (z / d) ** 2))
-        step = lam - g / gp if gp < 0.0 else 0.5 * (a + b)
-        new = step if a < step < b else 0.5 * (a + b)
-        if abs(new - lam) <= 1e-14 * max(1.0, abs(lam)) or b - a <= 1e-15 * max(1.0, abs(a), abs(b)):
-            lam = new
-            break
-        lam = new
+
+    def fun(x, idx):
+        zd = z[None, :] / (1.0 + x[:, None] * z[None, :])
+        return np.sum(w * zd, axis=1), -np.sum(w * zd * zd, axis=1)
+
+    lam = float(newton(fun, a, b, increasing=False, xtol=1e-14, rtol=1e-14).x[0])
     return max(h(lam), 0.0)
 
 

@@ -1,4 +1,4 @@
-"""The result type of every solver and baseline (MODEL.md section 6)."""
+"""The result type of every solver and baseline (docs/model.md section 6), and the error a solver raises."""
 
 from __future__ import annotations
 
@@ -7,7 +7,27 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Solution"]
+__all__ = ["Solution", "SolverError"]
+
+
+class SolverError(RuntimeError):
+    """A step of a solver failed (a defect: never expected for a valid scenario).
+
+    Attributes
+    ----------
+    step : str
+        The step that failed (e.g. 'inner band problem', 'certificate').
+    detail : str
+        What went wrong.
+    where : str or None
+        Where the input came from (a scenario file), when the caller knows it.
+
+    ``str(err)`` is one line: ``[where: ]step: detail``.
+    """
+
+    def __init__(self, step: str, detail: str, where: str | None = None):
+        self.step, self.detail, self.where = step, detail, where
+        super().__init__((f"{where}: " if where else "") + f"{step}: {detail}")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -33,6 +53,10 @@ class Solution:
         Relative gap (upper_bound - goodput) / upper_bound, >= 0.
     multipliers : dict
         Multipliers and auxiliary optima the solver found (theta, lambda, tau, ...).
+    method : str
+        How the answer was obtained, e.g. 'enumeration', 'branch-and-bound' or 'local-search'
+        (integer heterogeneous), 'continuous' (its relaxation), 'exact' (closed forms and
+        exact searches); '' where not stated.
     """
 
     name: str
@@ -43,6 +67,7 @@ class Solution:
     upper_bound: float
     gap: float
     multipliers: dict[str, Any] = dataclasses.field(default_factory=dict)
+    method: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""

@@ -148,7 +148,7 @@ TIES: tuple[Tie, ...] = (
     _t("theory.channel.rate_linear", "numerics.channel:rate", _CORE + "test_rate_and_derivative"),
     _t("theory.channel.rate_shannon", "numerics.channel:rate", _CORE + "test_rate_and_derivative"),
     _t("theory.channel.rate_derivative", "numerics.channel:rate_derivative", _CORE + "test_rate_and_derivative"),
-    _t("theory.channel.rate_derivative", "numerics.heterogeneous_kkt:Users.rate_terms",
+    _t("theory.channel.rate_derivative", "numerics.heterogeneous.users:Users.length_terms",
        _TIES + "test_rate_terms_and_shannon_second_derivative"),
     _r("theory.channel.rate_increasing", _SIGN + "rate-shape"),
     _r("theory.channel.rate_concave", _SIGN + "rate-shape"),
@@ -267,13 +267,13 @@ TIES: tuple[Tie, ...] = (
     _r("theory.heterogeneous.rate", "a wrapper of theory.channel.rate (tied there)"),
     _t("theory.heterogeneous.draft_capacity", "numerics.heterogeneous:solve_heterogeneous",
        _TIES + "test_d1_and_d3_at_the_continuous_optimum"),
-    _t("theory.heterogeneous.capacity_derivatives[capacity]", "numerics.heterogeneous_kkt:Inner.capacity",
+    _t("theory.heterogeneous.capacity_derivatives[capacity]", "numerics.heterogeneous.users:Users.length_terms",
        _TIES + "test_capacity_derivatives"),
-    _t("theory.heterogeneous.capacity_derivatives[d_capacity]", "numerics.heterogeneous_kkt:Inner.capacity",
+    _t("theory.heterogeneous.capacity_derivatives[d_capacity]", "numerics.heterogeneous.users:Users.length_terms",
        _TIES + "test_capacity_derivatives"),
-    _t("theory.heterogeneous.capacity_derivatives[d2_capacity]", "numerics.heterogeneous_kkt:Inner.capacity",
+    _t("theory.heterogeneous.capacity_derivatives[d2_capacity]", "numerics.heterogeneous.users:Users.length_terms",
        _TIES + "test_capacity_derivatives"),
-    _t("theory.heterogeneous.capacity_derivatives[generic_d2]", "numerics.heterogeneous_kkt:Inner.capacity",
+    _t("theory.heterogeneous.capacity_derivatives[generic_d2]", "numerics.heterogeneous.users:Users.length_terms",
        _TIES + "test_capacity_derivatives"),
     _t("theory.heterogeneous.deadline_fill[draft_length]", "numerics.heterogeneous:solve_heterogeneous",
        _TIES + "test_d1_and_d3_at_the_continuous_optimum"),
@@ -325,25 +325,25 @@ TIES: tuple[Tie, ...] = (
        _TIES + "test_d3_free_drafting_at_the_continuous_optimum"),
     _r("theory.heterogeneous.kkt_closed_form_free_drafting[residual]", _RESID + "D3"),
     _r("theory.heterogeneous.kkt_closed_form_free_drafting[residual_displayed]", _RESID + "D3"),
-    _t("theory.heterogeneous.kkt_share_slope[slope]", "numerics.heterogeneous_kkt:Inner.best_response",
+    _t("theory.heterogeneous.kkt_share_slope[slope]", "numerics.heterogeneous.inner:Inner.respond",
        _TIES + "test_share_slope_in_the_multiplier"),
-    _t("theory.heterogeneous.kkt_share_slope[stationarity]", "numerics.heterogeneous_kkt:Inner.best_response",
+    _t("theory.heterogeneous.kkt_share_slope[stationarity]", "numerics.heterogeneous.inner:Inner.respond",
        _TIES + "test_share_slope_in_the_multiplier"),
     _r("theory.heterogeneous.reward[*]", "the D4 sign argument (the numerics do not evaluate dA'/dalpha): "
        + _STEP + "D4"),
-    _t("theory.heterogeneous.envelope_derivative[envelope_form]", "numerics.heterogeneous_kkt:InnerSolution.dual",
+    _t("theory.heterogeneous.envelope_derivative[envelope_form]", "numerics.heterogeneous.inner:Inner.solve",
        _TIES + "test_envelope_derivative"),
-    _t("theory.heterogeneous.envelope_derivative[partial_tau]", "numerics.heterogeneous_kkt:InnerSolution.dual",
+    _t("theory.heterogeneous.envelope_derivative[partial_tau]", "numerics.heterogeneous.inner:Inner.solve",
        _TIES + "test_envelope_derivative"),
     _r("theory.heterogeneous.envelope_derivative[residual]", _RESID + "D5"),
     _r("theory.heterogeneous.envelope_derivative[homogeneity_residual]", _RESID + "D5"),
     _r("theory.heterogeneous.joint_concavity[*]", "the D5 joint-concavity argument: " + _STEP + "D5"),
     _r("theory.heterogeneous.outer_stationarity[*]", "the D5 one-maximum argument: " + _STEP + "D5"),
-    _t("theory.heterogeneous.tangent_bound[supremum]", "numerics.heterogeneous_outer:_max_ratio",
+    _t("theory.heterogeneous.tangent_bound[supremum]", "numerics.heterogeneous.certificate:ratio_sup",
        _TIES + "test_certificate_corner_formula"),
-    _t("theory.heterogeneous.tangent_bound[corners]", "numerics.heterogeneous_outer:_max_ratio",
+    _t("theory.heterogeneous.tangent_bound[corners]", "numerics.heterogeneous.certificate:ratio_sup",
        _TIES + "test_certificate_corner_formula"),
-    _t("theory.heterogeneous.tangent_bound[ratio]", "numerics.heterogeneous_outer:_max_ratio",
+    _t("theory.heterogeneous.tangent_bound[ratio]", "numerics.heterogeneous.certificate:ratio_sup",
        _TIES + "test_certificate_corner_formula"),
     _r("theory.heterogeneous.tangent_bound[d_tau_numerator]", _STEP + "D5 (monotonicity of the ratio)"),
     _r("theory.heterogeneous.tangent_bound[d_n_numerator]", _STEP + "D5 (monotonicity of the ratio)"),
@@ -482,43 +482,51 @@ def table_text() -> str:
 # resolve the paths of the table above. Re-point the path (and the adapter) after a refactoring.
 def _users_and_inner(scenario, tau: float):
     """(users, inner problem at deadline tau) of the heterogeneous solver's inner problem (D3)."""
-    Inner = resolve(numeric_path("theory.heterogeneous.kkt_share_slope[slope]")[: -len(".best_response")])
-    Users = resolve("numerics.heterogeneous_kkt:Users")
-    users = Users.from_scenario(scenario)
+    Inner = resolve(numeric_path("theory.heterogeneous.kkt_share_slope[slope]")[: -len(".respond")])
+    Users = resolve("numerics.heterogeneous.users:Users")
+    users = Users(scenario, "smooth")
     return users, Inner(users, tau)
 
 
 def inner_response(scenario, tau: float, lam: float):
     """Per user at deadline tau and band price lam: (beta, L, d beta / d lambda) of the D3 best response."""
     _, inner = _users_and_inner(scenario, tau)
-    beta, L, dbeta, _ = inner.best_response(lam)
-    return beta, L, dbeta
+    r = inner.respond(lam)
+    return r.beta, r.L, r.dbeta_dlnlam / lam
 
 
 def capacity_terms(scenario, tau: float, beta):
-    """(L, L', L'') of every user at shares ``beta`` (> 0) and deadline tau (uploading users)."""
+    """(L, L', L'') of every user at shares ``beta`` (> 0) and deadline tau (uploading users).
+
+    The solver works with the inverse, the share b(L, tau): L' = 1 / b_L and L'' = -b_LL / b_L^3.
+    """
     import numpy as np
 
-    _, inner = _users_and_inner(scenario, tau)
-    idx = np.arange(scenario.n_users)
-    return inner.capacity(np.asarray(beta, dtype=float), idx)
+    users, _ = _users_and_inner(scenario, tau)
+    st = users.length_terms(np.asarray(beta, dtype=float), tau, np.arange(scenario.n_users), order=2)
+    return st["L"], 1.0 / st["bL"], -st["bLL"] / st["bL"] ** 3
 
 
 def rate_terms(scenario, beta):
     """(r, r', r'') of every user at shares ``beta`` (> 0), as the heterogeneous solver evaluates them."""
     import numpy as np
 
-    Users = resolve(numeric_path("theory.channel.rate_derivative", "rate_terms")[: -len(".rate_terms")])
-    users = Users.from_scenario(scenario)
-    return users.rate_terms(np.asarray(beta, dtype=float), np.arange(scenario.n_users))
+    Users = resolve(numeric_path("theory.channel.rate_derivative", "length_terms")[: -len(".length_terms")])
+    users = Users(scenario, "smooth")
+    return users._rate_terms(np.asarray(beta, dtype=float), np.asarray(scenario.channel, dtype=float))
 
 
 def envelope_slope(scenario, tau: float):
-    """(F'(tau) by the dual's tau-derivative at the inner optimum, the inner solution) at deadline tau (D5)."""
-    solve_inner = resolve("numerics.heterogeneous_kkt:solve_inner")
-    _, inner = _users_and_inner(scenario, tau)
-    sol = solve_inner(inner)
-    return sol.dual()[1], sol
+    """(F'(tau) by the dual's tau-derivative at the inner optimum, the inner solution) at deadline tau (D5).
+
+    The solution carries ``beta``, ``capped`` (users held at their cap) and ``tokens`` (A_k(L_k)).
+    """
+    import types
+
+    users, inner = _users_and_inner(scenario, tau)
+    r = inner.solve()
+    sol = types.SimpleNamespace(beta=r.beta, L=r.L, capped=r.status == 2, tokens=users.tokens(r.L), lam=r.lam)
+    return r.dF, sol
 
 
 def deadline_slope(rate_model: str, T: float, c, d, bandwidth_hz: float, channel):
@@ -534,25 +542,24 @@ def deadline_slope(rate_model: str, T: float, c, d, bandwidth_hz: float, channel
 def corner_supremum(p: float, d: float, m: float, w: float, c: float, n_max: float) -> float:
     """The certificate's bound sup over tau >= 0, 0 <= n <= n_max of (p + d tau + m n)/(c + tau + w n), one tangent."""
     fn = resolve(numeric_path("theory.heterogeneous.tangent_bound[supremum]"))
-    return float(fn([(p, d)], m, w, c, n_max)[0])
+    return float(fn([(p, d)], c, m, w, n_max))
 
 
 def multiplier_search_evaluations(scenario, tau: float) -> tuple[int, float]:
     """(best responses evaluated, lambda found) by the D3 multiplier search sum_k beta_k(lambda) = 1 at deadline tau.
 
-    The search (``solve_inner``) is a safeguarded Newton method on ln(lambda) whose slope is
+    The search (``Inner.solve``) is a safeguarded Newton method on ln(lambda) whose slope is
     d beta/d lambda (:func:`theory.heterogeneous.kkt_share_slope`): a wrong slope still
     converges through the bisection safeguard, but slowly, which only a count can see.
     """
-    solve_inner = resolve("numerics.heterogeneous_kkt:solve_inner")
     _, inner = _users_and_inner(scenario, tau)
     count = [0]
-    respond = inner.best_response
+    respond = inner.respond
 
-    def counted(lam):
+    def counted(lam, *args, **kwargs):
         count[0] += 1
-        return respond(lam)
+        return respond(lam, *args, **kwargs)
 
-    inner.best_response = counted
-    sol = solve_inner(inner)
-    return count[0], float(sol.lam)
+    inner.respond = counted
+    r = inner.solve()
+    return count[0], float(r.lam)

@@ -137,20 +137,47 @@ def test_i_goodput_per_task():
 
 
 # ---------------------------------------------------------------- (j)
-def _write(path, rows):
+def _write(path, rows, header=("K", "rate_model", "solver", "status", "seconds", "rel_gap")):
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["K", "rate_model", "solver", "seconds", "rel_gap"])
+        w.writerow(header)
         w.writerows(rows)
 
 
 def test_j_reads_benchmark_csv(tmp_path):
-    _write(tmp_path / "homogeneous.csv", [[10, "linear", "ours", 1e-4, 0.0], [10, "linear", "cvxpy", 0.2, 1e-7]])
-    _write(tmp_path / "heterogeneous.csv", [[10, "shannon", "ours", 3e-3, ""]])
+    _write(tmp_path / "homogeneous.csv", [[10, "linear", "ours", "ok", 1e-4, 0.0], [10, "linear", "cvxpy", "ok", 0.2, 1e-7]])
+    _write(tmp_path / "heterogeneous.csv", [[10, "shannon", "ours", "ok", 3e-3, ""]])
     t = fig_j.data(tmp_path)
     assert t["regime"].tolist() == ["homogeneous", "homogeneous", "heterogeneous"]
     assert t["K"].dtype.kind == "i" and np.isnan(t["rel_gap"][2])
     fig_j.plot(t)
+
+
+def test_j_failed_solves_are_drawn_as_failed_not_timed(tmp_path):
+    """A failed solve keeps no time (even if a file carries one) and is drawn as a red cross, not on a curve."""
+    import matplotlib.pyplot as plt
+
+    header = ("K", "family", "rate_model", "batching", "v1", "relaxation", "solver", "status", "seconds", "detail")
+    _write(tmp_path / "homogeneous.csv", [[10, "wide-spread", "linear", "ragged", 1e-5, "integer", "ours", "ok", 1e-4, ""],
+                                          [10, "wide-spread", "linear", "ragged", 1e-5, "integer", "cvxpy", "failed",
+                                           0.12, "CLARABEL SolverError"]], header)
+    _write(tmp_path / "heterogeneous.csv", [
+        [K, "v1K-fixed", "linear", b, 1e-4, rel, solver, "failed" if (K, solver) == (100, "conic-cvxpy") else "ok",
+         "" if (K, solver) == (100, "conic-cvxpy") else 1e-3 * K, ""]
+        for K in (10, 100) for b in ("ragged", "padded")
+        for rel, solver in (("continuous", "ours"), ("integer", "ours"), ("continuous", "conic-cvxpy"))], header)
+    t = fig_j.data(tmp_path)
+    failed = t["status"] == "failed"
+    assert failed.sum() == 3 and np.all(np.isnan(t["seconds"][failed])) and np.all(t["seconds"][~failed] > 0)
+    fig = fig_j.plot(t)
+    assert len(fig.axes) == 3
+    for ax in fig.axes:
+        drawn = [y for line in ax.get_lines() for y in np.asarray(line.get_ydata(), float)]
+        assert 0.12 not in drawn  # the failed solve's time is never drawn
+        crosses = [c for c in ax.collections if len(c.get_offsets())]
+        assert len(crosses) == 1 and len(crosses[0].get_offsets()) == 1  # one failed solve per panel
+        assert any("failed solve" in txt.get_text() for txt in ax.get_legend().get_texts())
+    plt.close(fig)
 
 
 def test_j_missing_file_and_column(tmp_path):
@@ -159,13 +186,18 @@ def test_j_missing_file_and_column(tmp_path):
     (tmp_path / "homogeneous.csv").write_text("K,solver\n1,ours\n")
     with pytest.raises(ValueError, match="lack column 'rate_model'"):
         fig_j.data(tmp_path)
+    _write(tmp_path / "homogeneous.csv", [[10, "linear", "ours", "ok", "", 0.0]])
+    _write(tmp_path / "heterogeneous.csv", [[10, "linear", "ours", "ok", 1e-3, 0.0]])
+    with pytest.raises(ValueError, match="an ok row without a time"):
+        fig_j.data(tmp_path)
 
 
 def test_j_committed_results_if_present():
     if not all((fig_j.RESULTS / f"{r}.csv").is_file() for r in fig_j.REGIMES):
         pytest.skip("figures/data not written yet (make bench)")
     t = fig_j.data()
-    assert np.all(t["seconds"] > 0) and np.all(t["K"] >= 1)
+    ok = t["status"] == "ok"
+    assert np.all(t["seconds"][ok] > 0) and np.all(np.isnan(t["seconds"][~ok])) and np.all(t["K"] >= 1)
     assert {"homogeneous", "heterogeneous"} == set(t["regime"].tolist())
 
 

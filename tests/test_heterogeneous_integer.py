@@ -1,4 +1,4 @@
-"""numerics.heterogeneous_integer (D7) and numerics.heterogeneous_equal (equal-heterogeneous).
+"""numerics.heterogeneous.integer / .screen (D7) and numerics.heterogeneous.equal (equal-heterogeneous).
 
 Oracles: numerics.allocation.equal_finish_allocation and numerics.latency.goodput (one vector
 at a time, another implementation) for the batched makespan and goodput; brute-force
@@ -15,12 +15,15 @@ import pytest
 from numerics import Scenario
 from numerics.allocation import equal_finish_allocation
 from numerics.heterogeneous import equal_heterogeneous, solve_heterogeneous
-from numerics.heterogeneous_integer import (
-    enumerate_best, goodput_batch, local_search, makespan_batch, mckp_greedy, tokens_batch,
-)
-from numerics.heterogeneous_kkt import Users
+from numerics.heterogeneous.integer import Search, enumerate_best, greedy_fill, local_search
+from numerics.heterogeneous.users import Users
 from numerics.latency import goodput
 from numerics.tokens import expected_tokens, expected_tokens_positional
+
+
+def _search(s: Scenario, kind="chord") -> Search:
+    u = Users(s, kind)
+    return Search(u, u.cap, s.v0, s.v1, s.overhead, s.batching)
 
 
 def _scenario(seed, K=4, model="linear", **kw):
@@ -37,61 +40,87 @@ def _scenario(seed, K=4, model="linear", **kw):
 @pytest.mark.parametrize("batching", ["ragged", "padded"])
 def test_batched_goodput_matches_library(model, batching):
     s = _scenario(1, model=model, batching=batching)
-    u = Users.from_scenario(s)
+    sr = _search(s)
     rng = np.random.default_rng(2)
     Lmat = rng.integers(0, s.max_draft + 1, size=(40, s.n_users)).astype(float)
     Lmat[0] = 0.0
-    G = goodput_batch(s, u, Lmat)
-    T = makespan_batch(u, Lmat)
+    G = sr.goodput(Lmat)
+    T = sr.makespan(Lmat)
     for i, L in enumerate(Lmat):
         beta, mk = equal_finish_allocation(s, L.astype(int))
         assert T[i] == pytest.approx(mk, rel=1e-13, abs=1e-300)
         assert G[i] == pytest.approx(goodput(s, L.astype(int), beta), rel=1e-13)
 
 
-def test_tokens_batch_matches_tokens_module():
+def test_tokens_match_tokens_module():
     s = _scenario(3)
-    u = Users.from_scenario(s)
     L = np.arange(7, dtype=float)[:, None] * np.ones(s.n_users)
-    assert np.allclose(tokens_batch(u, L), expected_tokens(s.alpha, L), rtol=1e-15, atol=0)
+    for kind in ("smooth", "chord"):
+        u = Users(s, kind)
+        assert np.allclose(u.tokens_int(L), expected_tokens(s.alpha, L), rtol=1e-15, atol=0)
     prof = np.array([[0.9, 0.7, 0.6], [0.5, 0.5, 0.5]])
     sp = Scenario(alpha=prof, t_draft=0.001, bits_per_token=100, bandwidth_hz=1e5, spectral_efficiency=1.0,
                   v0=0.03, max_draft=3)
-    up = Users.from_scenario(sp)
+    up = Users(sp)
     Lp = np.array([[0.0, 1.0], [2.0, 3.0], [3.0, 0.0]])
-    assert np.allclose(tokens_batch(up, Lp), expected_tokens_positional(prof, Lp), rtol=1e-15, atol=0)
-    # the piecewise-linear users of a scalar alpha interpolate A between integers
-    pw = u.piecewise()
-    assert np.allclose(tokens_batch(pw, L), tokens_batch(u, L), rtol=1e-14, atol=0)
+    assert np.allclose(up.tokens_int(Lp), expected_tokens_positional(prof, Lp), rtol=1e-15, atol=0)
+    assert np.allclose(up.tokens(np.array([1.5, 0.25])), expected_tokens_positional(prof, np.array([1.5, 0.25])),
+                       rtol=1e-15, atol=0)
+    # the chords of an i.i.d. alpha interpolate A between integers; the smooth A lies above them
+    pw, sm = Users(s, "chord"), Users(s, "smooth")
     mid = pw.tokens(np.full(s.n_users, 2.5))
     assert np.allclose(mid, 0.5 * (expected_tokens(s.alpha, 2) + expected_tokens(s.alpha, 3)), rtol=1e-14)
+    assert np.all(sm.tokens(np.full(s.n_users, 2.5)) >= mid)
+    assert np.allclose(sm.tokens(np.full(s.n_users, 2.5)), expected_tokens(s.alpha, 2.5), rtol=1e-15)
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_enumeration_is_exhaustive(seed):
     s = _scenario(10 + seed, K=3, max_draft=4, batching=["ragged", "padded"][seed % 2])
-    L, G = enumerate_best(s, Users.from_scenario(s))
+    L, G = enumerate_best(_search(s))
     best = max(goodput(s, np.array(v), equal_finish_allocation(s, np.array(v))[0])
                for v in itertools.product(range(5), repeat=3))
     assert G == pytest.approx(best, rel=1e-13)
 
 
-def test_greedy_knapsack_is_feasible_at_its_deadline():
+def test_greedy_fill_is_feasible_at_its_deadline():
     s = _scenario(20, K=12, max_draft=10, v1=0.0)
-    u = Users.from_scenario(s)
+    sr = _search(s)
     for T in (0.005, 0.02, 0.05):
-        L = mckp_greedy(u, T, np.full(s.n_users, s.max_draft), np.zeros(s.n_users))
+        L = greedy_fill(sr, np.zeros(s.n_users), T, 0.0)
         assert np.all((L >= 0) & (L <= s.max_draft))
-        assert makespan_batch(u, L[None, :])[0] <= T * (1 + 1e-12)
+        assert sr.makespan(L[None, :])[0] <= T * (1 + 1e-12)
 
 
-def test_local_search_never_worsens():
-    s = _scenario(21, K=8, max_draft=8)
-    u = Users.from_scenario(s)
+@pytest.mark.parametrize("K", [8, 60])
+def test_local_search_is_locally_optimal(K):
+    """From L = 0 the search (exact moves for small K, certified screening for large K) ends where
+    no +-1 move and no pair move improves the goodput, each checked here by the library."""
+    s = _scenario(21, K=K, max_draft=5)
+    sr = _search(s)
     L0 = np.zeros(s.n_users)
-    G0 = goodput_batch(s, u, L0[None, :])[0]
-    L1, G1 = local_search(s, u, L0, G0)
-    assert G1 >= G0 and G1 == pytest.approx(goodput_batch(s, u, L1[None, :])[0], rel=1e-15)
+    G0 = sr.goodput(L0[None, :])[0]
+    L1, G1, certified = local_search(sr, L0, G0)
+    assert certified and G1 >= G0
+    assert G1 == pytest.approx(goodput(s, L1.astype(int), equal_finish_allocation(s, L1.astype(int))[0]), rel=1e-13)
+    rng = np.random.default_rng(K)
+    idx = np.arange(K) if K <= 8 else rng.choice(K, 8, replace=False)
+    for i in idx:
+        for j in idx:
+            M = L1.copy()
+            if i == j:
+                for d in (-1, 1):
+                    M = L1.copy()
+                    M[i] += d
+                    if 0 <= M[i] <= s.max_draft:
+                        Li = M.astype(int)
+                        assert goodput(s, Li, equal_finish_allocation(s, Li)[0]) <= G1 * (1 + 1e-13)
+                continue
+            M[i] += 1
+            M[j] -= 1
+            if M[i] <= s.max_draft and M[j] >= 0:
+                Li = M.astype(int)
+                assert goodput(s, Li, equal_finish_allocation(s, Li)[0]) <= G1 * (1 + 1e-13)
 
 
 # ------------------------------------------------------------------------- equal-heterogeneous

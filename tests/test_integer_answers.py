@@ -145,10 +145,9 @@ def test_large_system_answer_is_locally_optimal_linear():
     assert _single_move_gain(sc, solve_heterogeneous(sc)) <= 1e-12
 
 
-@pytest.mark.xfail(strict=True, reason="known defect (reported to i9-solver): above 400 users the local search "
-                                       "evaluates only the 48 best first-order moves per round, and here a -1 move "
-                                       "still gains 3.5e-5; strict, so the fix shows up as XPASS")
 def test_large_system_answer_is_locally_optimal_shannon():
+    """The old search (first-order scores, 48 moves a round) left a -1 move gaining 3.5e-5 here (issue 11's strict
+    xfail); the screened search of numerics.heterogeneous.screen ends locally optimal."""
     sc = _large(1, "shannon")
     assert _single_move_gain(sc, solve_heterogeneous(sc)) <= 1e-12
 
