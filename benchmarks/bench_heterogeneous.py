@@ -50,10 +50,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _bench import DATA, FAMILIES, QUICK_OUT, load1, make_scenario, rel_gaps, row, timed, write_csv  # noqa: E402
-from conic_reference import conic_relaxation  # noqa: E402
+from _bench import DATA, FAMILIES, QUICK_OUT, load1, make_scenario, rel_gaps, row, timed, write_csv
+from conic_reference import conic_relaxation
 
-from numerics import goodput, solve_heterogeneous  # noqa: E402
+from numerics import goodput, solve_heterogeneous
 
 SIZES = (10, 100, 1000, 10_000, 100_000)
 QUICK_SIZES = (10, 100, 1000)

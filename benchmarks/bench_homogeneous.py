@@ -40,9 +40,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _bench import DATA, FAMILIES, QUICK_OUT, load1, make_scenario, rel_gaps, row, timed, write_csv  # noqa: E402
+from _bench import DATA, FAMILIES, QUICK_OUT, load1, make_scenario, rel_gaps, row, timed, write_csv
 
-from numerics import Scenario, goodput, solve_homogeneous  # noqa: E402
+from numerics import Scenario, goodput, solve_homogeneous
 
 SIZES = (10, 100, 1000, 10_000)
 QUICK_SIZES = (10, 100, 1000)

@@ -40,11 +40,11 @@ from .solution import Solution
 from .validation import as_float, as_float_array, as_scenario
 
 __all__ = [
-    "solve_homogeneous",
-    "stationary_length",
-    "best_common_length",
     "affine_round_time",
     "band_multiplier",
+    "best_common_length",
+    "solve_homogeneous",
+    "stationary_length",
 ]
 
 _EPS = np.finfo(np.float64).eps

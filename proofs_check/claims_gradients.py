@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from theory import heterogeneous as thet, homogeneous as thom, latency as tlat, tokens as ttok
+from theory import homogeneous as thom
+from theory import latency as tlat
+from theory import tokens as ttok
 from theory.symbols import B, L, alpha, beta, eta, s, t, theta
 
 from .registry import claim

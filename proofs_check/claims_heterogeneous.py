@@ -24,7 +24,6 @@ from numerics.heterogeneous.inner import Inner
 from numerics.heterogeneous.users import Users
 from numerics.lambertw import lambertw
 from numerics.latency import goodput
-
 from theory.symbols import B, L, alpha, beta, eta, lam, q, rho, s, t, tau, v1
 
 from . import _mp

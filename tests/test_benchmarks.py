@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import _bench  # noqa: E402
-import bench_heterogeneous  # noqa: E402
-import bench_homogeneous  # noqa: E402
+import _bench
+import bench_heterogeneous
+import bench_homogeneous
 
-from figures import solver_time  # noqa: E402
+from figures import solver_time
 
 
 def _read(path: Path) -> list[dict]:

@@ -9,12 +9,17 @@ import statistics
 import numpy as np
 import pytest
 
-from figures import (analysis_vs_montecarlo as fig_h, band_share_compensation as fig_c,
-                     gain_vs_heterogeneity as fig_g, goodput_per_task as fig_i, goodput_vs_bandwidth as fig_f,
-                     goodput_vs_draft_length as fig_b, goodput_vs_users as fig_e,
-                     heterogeneous_reward as fig_d, solver_time as fig_j)
+from figures import analysis_vs_montecarlo as fig_h
+from figures import band_share_compensation as fig_c
+from figures import gain_vs_heterogeneity as fig_g
+from figures import goodput_per_task as fig_i
+from figures import goodput_vs_bandwidth as fig_f
+from figures import goodput_vs_draft_length as fig_b
+from figures import goodput_vs_users as fig_e
+from figures import heterogeneous_reward as fig_d
+from figures import solver_time as fig_j
 from figures._pipeline import check_table, figure_modules, render
-from numerics import BASELINES, Scenario, goodput
+from numerics import BASELINES, goodput
 
 SUITE = (fig_b, fig_c, fig_d, fig_e, fig_f, fig_g, fig_h, fig_i, fig_j)
 REL = 1e-9  # relative slack of an ordering: round-off of two independent float evaluations

@@ -15,7 +15,8 @@ import warnings
 import cvxpy as cp
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from numerics import Scenario
 from numerics.allocation import equal_finish_allocation
