@@ -123,10 +123,10 @@ def main(argv: list[str] | None = None) -> int:
                 sc = make_scenario(family, K, model)
                 key = dict(K=K, family=family, rate_model=model, batching=sc.batching, v1=sc.v1,
                            relaxation="integer")
-                t_ours, sol, err_ours = timed(lambda: solve_homogeneous(sc), repeats, args.timeout)
+                t_ours, sol, err_ours = timed(lambda sc=sc: solve_homogeneous(sc), repeats, args.timeout)
                 G_ours = sol.goodput if sol is not None else math.nan
                 if K <= args.max_cvxpy_K:
-                    t_cvx, res, err_cvx = timed(lambda: cvxpy_solve(sc), 1, args.timeout)
+                    t_cvx, res, err_cvx = timed(lambda sc=sc: cvxpy_solve(sc), 1, args.timeout)
                     G_cvx, _, t_clar = res if res is not None else (math.nan, math.nan, math.nan)
                 else:
                     err_cvx, G_cvx = "skipped", math.nan

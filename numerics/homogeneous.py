@@ -283,7 +283,7 @@ def best_common_length(scenario: Scenario, theta: float) -> tuple[int, float, st
         method = "root"
         Lc = _phi_root(tok, c0, c1, float(Lmax))
     # integer optimum: floor or ceil of Lc (quasi-concavity), then the neighbour certificate
-    lo = max(1, min(Lmax, int(math.floor(Lc))))
+    lo = max(1, min(Lmax, math.floor(Lc)))
     cand = np.arange(max(1, lo - 1), min(Lmax, lo + 2) + 1)  # floor - 1 .. ceil + 1, one evaluation
     Gc = tok.N(cand) / (c0 + c1 * cand)
     i = int(np.argmax(Gc))  # first maximiser: the smallest L on ties

@@ -39,7 +39,7 @@ def test_timed_and_row_never_time_a_failure():
 def test_time_limit_turns_a_slow_solve_into_a_failure():
     import time
 
-    sec, out, err = _bench.timed(lambda: time.sleep(2.0), limit=0.05)
+    sec, _out, err = _bench.timed(lambda: time.sleep(2.0), limit=0.05)
     assert np.isnan(sec) and err.startswith("SolveTimeout")
 
 

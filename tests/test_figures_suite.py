@@ -150,7 +150,8 @@ def _write(path, rows, header=("K", "rate_model", "solver", "status", "seconds",
 
 
 def test_j_reads_benchmark_csv(tmp_path):
-    _write(tmp_path / "homogeneous.csv", [[10, "linear", "ours", "ok", 1e-4, 0.0], [10, "linear", "cvxpy", "ok", 0.2, 1e-7]])
+    _write(tmp_path / "homogeneous.csv",
+           [[10, "linear", "ours", "ok", 1e-4, 0.0], [10, "linear", "cvxpy", "ok", 0.2, 1e-7]])
     _write(tmp_path / "heterogeneous.csv", [[10, "shannon", "ours", "ok", 3e-3, ""]])
     t = fig_j.data(tmp_path)
     assert t["regime"].tolist() == ["homogeneous", "homogeneous", "heterogeneous"]
@@ -163,9 +164,10 @@ def test_j_failed_solves_are_drawn_as_failed_not_timed(tmp_path):
     import matplotlib.pyplot as plt
 
     header = ("K", "family", "rate_model", "batching", "v1", "relaxation", "solver", "status", "seconds", "detail")
-    _write(tmp_path / "homogeneous.csv", [[10, "wide-spread", "linear", "ragged", 1e-5, "integer", "ours", "ok", 1e-4, ""],
-                                          [10, "wide-spread", "linear", "ragged", 1e-5, "integer", "cvxpy", "failed",
-                                           0.12, "CLARABEL SolverError"]], header)
+    _write(tmp_path / "homogeneous.csv",
+           [[10, "wide-spread", "linear", "ragged", 1e-5, "integer", "ours", "ok", 1e-4, ""],
+            [10, "wide-spread", "linear", "ragged", 1e-5, "integer", "cvxpy", "failed", 0.12, "CLARABEL SolverError"]],
+           header)
     _write(tmp_path / "heterogeneous.csv", [
         [K, "v1K-fixed", "linear", b, 1e-4, rel, solver, "failed" if (K, solver) == (100, "conic-cvxpy") else "ok",
          "" if (K, solver) == (100, "conic-cvxpy") else 1e-3 * K, ""]
@@ -226,5 +228,5 @@ def test_plot_draws_the_table(mod, kwargs):
 def test_full_render_is_deterministic(tmp_path, mod):
     a = render(mod, tmp_path / "a")
     b = render(mod, tmp_path / "b")
-    for pa, pb in zip(a, b):
+    for pa, pb in zip(a, b, strict=True):
         assert pa.stat().st_size > 0 and pa.read_bytes() == pb.read_bytes(), pa.name

@@ -66,7 +66,7 @@ def _prep(alpha, L):
 
 @jax.jit
 def _tokens(alpha, L):
-    alpha, L, zero, one, y, g = _prep(alpha, L)
+    alpha, L, _zero, _one, _y, g = _prep(alpha, L)
     return 1.0 + alpha * g
 
 
@@ -82,7 +82,7 @@ def marginal_tokens(alpha, L):
     >>> round(float(marginal_tokens(0.5, 0.0)), 12)
     0.69314718056
     """
-    alpha, L, zero, one, y, g = _prep(alpha, L)
+    alpha, L, zero, one, y, _g = _prep(alpha, L)
     val = alpha * jnp.exp(-L * y) * y / (-jnp.expm1(-y))  # alpha^(L+1) as alpha e^{-L y}
     return jnp.where(zero, 0.0, jnp.where(one, 1.0, val))
 
@@ -148,7 +148,7 @@ def profile_slopes(alpha):
     A(j) - A(j-1)) and S of shape (..., M + 1) (S[..., 0] = 0, A(j) = 1 + S[..., j]).
     """
     c = jnp.cumprod(alpha, axis=-1)
-    S = jnp.concatenate([jnp.zeros(c.shape[:-1] + (1,), c.dtype), jnp.cumsum(c, axis=-1)], axis=-1)
+    S = jnp.concatenate([jnp.zeros((*c.shape[:-1], 1), c.dtype), jnp.cumsum(c, axis=-1)], axis=-1)
     return c, S
 
 
