@@ -1,4 +1,4 @@
-"""Multi-SPIN numerics: scenario, model, solvers, baselines, simulator (MODEL.md section 6).
+"""Multi-SPIN numerics: scenario, model, solvers, baselines, simulator (docs/model.md section 6).
 
 This module only re-exports; each name lives in the module of its equation family.
 ``__version__`` is the installed distribution's version (``multispin``, from its metadata).

@@ -1,4 +1,4 @@
-r"""Homogeneous draft length: the exact solver of MODEL.md H1 to H4.
+r"""Homogeneous draft length: the exact solver of docs/model.md H1 to H4.
 
 .. math::
 
@@ -163,7 +163,7 @@ def affine_round_time(scenario: Scenario, theta: float) -> tuple[float, float]:
 
 
 class _Tokens:
-    """N(L) = sum_k A(alpha_k, L) and N'(L) for per-user alphas (MODEL.md section 2).
+    """N(L) = sum_k A(alpha_k, L) and N'(L) for per-user alphas (docs/model.md section 2).
 
     A = -expm1((L+1) ln alpha) / (1 - alpha), A' = -alpha^(L+1) ln(alpha) / (1 - alpha): the
     forms of :func:`numerics.tokens.expected_tokens` / :func:`numerics.tokens.marginal_tokens`
@@ -348,7 +348,7 @@ def band_multiplier(scenario: Scenario, beta: np.ndarray, theta: float) -> tuple
 
 # ---------------------------------------------------------------------------- solver
 def solve_homogeneous(scenario: Scenario) -> Solution:
-    r"""The exact optimum of the homogeneous-draft-length problem (MODEL.md H1 to H4).
+    r"""The exact optimum of the homogeneous-draft-length problem (docs/model.md H1 to H4).
 
     theta* and the shares come from :func:`numerics.allocation.equal_finish_allocation`
     (H2: equal per-token latencies, full band, safeguarded Newton root to float precision);

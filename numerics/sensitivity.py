@@ -1,4 +1,4 @@
-r"""Sensitivity of the optimal goodput to the scenario, by the envelope theorem (MODEL.md H2, D3, D5, D6, D7).
+r"""Sensitivity of the optimal goodput to the scenario, by the envelope theorem (docs/model.md H2, D3, D5, D6, D7).
 
 At an optimum (L*, beta*, tau*) of
 

@@ -1,4 +1,4 @@
-"""Heterogeneous draft lengths, D1 to D7 of MODEL.md, and the real Lambert-W.
+"""Heterogeneous draft lengths, D1 to D7 of docs/model.md, and the real Lambert-W.
 
 Symbolic checks call :mod:`theory.heterogeneous` (SymPy decides signs and residuals).
 Numeric checks run the solvers of :mod:`numerics.heterogeneous` on seeded random and

@@ -496,7 +496,7 @@ def test_d3_shares_match_model_md_closed_form_from_theory():
                                                         sc.bandwidth_hz, sc.spectral_efficiency[k])]
                 v = fv(*args)
                 want = (1 / v - args[2]) / (args[1] * args[5] * args[6])
-                if want <= 0:  # the max(0, .) of MODEL.md
+                if want <= 0:  # the max(0, .) of docs/model.md
                     assert float(beta[k]) == 0.0 and float(L[k]) == 0.0
                     continue
                 checked += 1

@@ -1,4 +1,4 @@
-"""Differentiable Multi-SPIN model in JAX (MODEL.md section 5, "a JAX module (float64)").
+"""Differentiable Multi-SPIN model in JAX (docs/model.md section 5, "a JAX module (float64)").
 
 Float64. This package computes in float64 but does not change JAX's global configuration
 when imported. Enable 64-bit arrays yourself, before calling it, either for the whole

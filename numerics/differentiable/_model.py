@@ -1,4 +1,4 @@
-"""The Multi-SPIN model as pure JAX functions of a parameter pytree (MODEL.md section 2).
+"""The Multi-SPIN model as pure JAX functions of a parameter pytree (docs/model.md section 2).
 
     r_k(beta)  = beta B eta_k                     (linear)
                = beta B log2(1 + rho_k / beta)     (shannon)

@@ -1,7 +1,7 @@
 """Tokens per round A(alpha, L) in JAX with a custom JVP that stays accurate at the edges.
 
 With y = -log(alpha) >= 0 and g = (1 - alpha^L) / (1 - alpha) = expm1(-L y) / expm1(-y)
-(MODEL.md section 2; symbolic source :func:`theory.tokens.expected_tokens`):
+(docs/model.md section 2; symbolic source :func:`theory.tokens.expected_tokens`):
 
     A         = 1 + alpha g
     dA/dL     = -alpha^(L+1) log(alpha) / (1 - alpha)  = alpha e^{-L y} y / (-expm1(-y))
@@ -120,7 +120,7 @@ def expected_tokens(alpha, L):
     -----
     Custom JVP with the stable partial derivatives of the module docstring (accurate for
     alpha within 1e-12 of 0 or 1 and L in the thousands; no NaN at alpha = 0, 1 or L = 0).
-    Symbolic source: :func:`theory.tokens.expected_tokens` (MODEL.md section 2). Inputs are
+    Symbolic source: :func:`theory.tokens.expected_tokens` (docs/model.md section 2). Inputs are
     not validated (traced code): outside the domain the result is unspecified.
 
     Examples
@@ -162,7 +162,7 @@ def expected_tokens_profile(alpha, L):
 
     .. math:: A(L) = 1 + S_l + (L - l)\, c_{l+1}, \qquad l = \lceil L \rceil - 1
 
-    (MODEL.md section 2; the continuous relaxation of :func:`numerics.tokens.expected_tokens_positional`).
+    (docs/model.md section 2; the continuous relaxation of :func:`numerics.tokens.expected_tokens_positional`).
 
     Parameters
     ----------
