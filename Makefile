@@ -48,7 +48,7 @@ bench: $(STAMP)
 docs: $(VENV)/.docs
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs build/docs
 
-# ruff (rules in pyproject.toml) and mypy on theory and numerics, both reported; not yet part of .ci/run.
+# ruff (rules in pyproject.toml) and mypy on theory and numerics, both reported; the first step of .ci/run.
 lint: $(VENV)/.dev
 	status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy || status=1; exit $$status
 

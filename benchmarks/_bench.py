@@ -107,7 +107,7 @@ def timed(fn, repeats: int = 1, limit: float = 0.0):
                 t0 = time.perf_counter()
                 out = fn()
                 best = min(best, time.perf_counter() - t0)
-    except Exception as exc:  # noqa: BLE001  every failure of a solver is recorded as failed
+    except Exception as exc:  # every failure of a solver is recorded as failed
         return math.nan, None, f"{type(exc).__name__}: {exc}".replace("\n", " ")[:200]
     return best, out, None
 

@@ -75,7 +75,8 @@ def run(sizes, batches, n_loop: int, repeats: int) -> list[dict]:
                 t_stack = _best(lambda scs=scs: jax.block_until_ready(jd.stack_scenarios(scs)), repeats)
                 P = jd.stack_scenarios(scs)
                 out = {}
-                for name, fn in (("jax_optimum", lambda: opt(P).goodput), ("jax_value_and_grad", lambda: vag(P))):
+                for name, fn in (("jax_optimum", lambda P=P: opt(P).goodput),
+                                 ("jax_value_and_grad", lambda P=P: vag(P))):
                     t0 = time.perf_counter()
                     res = jax.block_until_ready(fn())
                     first = time.perf_counter() - t0

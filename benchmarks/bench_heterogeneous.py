@@ -50,10 +50,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _bench import DATA, FAMILIES, QUICK_OUT, load1, make_scenario, rel_gaps, row, timed, write_csv  # noqa: E402
-from conic_reference import conic_relaxation  # noqa: E402
+from _bench import DATA, FAMILIES, QUICK_OUT, load1, make_scenario, rel_gaps, row, timed, write_csv
+from conic_reference import conic_relaxation
 
-from numerics import goodput, solve_heterogeneous  # noqa: E402
+from numerics import goodput, solve_heterogeneous
 
 SIZES = (10, 100, 1000, 10_000, 100_000)
 QUICK_SIZES = (10, 100, 1000)
@@ -146,8 +146,8 @@ def bench_lambertw(n: int = 1_000_000) -> list[tuple]:
                         ("W0 on [-1/e, 0]", rng.uniform(-np.exp(-1.0), 0, n), 0),
                         ("W-1 on [-1/e, 0)", rng.uniform(-np.exp(-1.0), -1e-300, n), -1),
                         ("W0 on 10^[-10, 10]", np.logspace(-10, 10, n), 0)):
-        t_ours, _ = best_time(lambda: lambertw(x, b), 3)
-        t_sp, _ = best_time(lambda: np.real(scipy_lambertw(x, b)), 3)
+        t_ours, _ = best_time(lambda x=x, b=b: lambertw(x, b), 3)
+        t_sp, _ = best_time(lambda x=x, b=b: np.real(scipy_lambertw(x, b)), 3)
         rows.append((label, n, t_ours / n * 1e9, t_sp / n * 1e9))
         print(f"  lambertw {label:20s}: ours {t_ours / n * 1e9:6.1f} ns, scipy {t_sp / n * 1e9:6.1f} ns "
               f"an element ({t_sp / t_ours:4.1f}x)")

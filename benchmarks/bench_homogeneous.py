@@ -40,9 +40,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _bench import DATA, FAMILIES, QUICK_OUT, load1, make_scenario, rel_gaps, row, timed, write_csv  # noqa: E402
+from _bench import DATA, FAMILIES, QUICK_OUT, load1, make_scenario, rel_gaps, row, timed, write_csv
 
-from numerics import Scenario, goodput, solve_homogeneous  # noqa: E402
+from numerics import Scenario, goodput, solve_homogeneous
 
 SIZES = (10, 100, 1000, 10_000)
 QUICK_SIZES = (10, 100, 1000)
@@ -123,10 +123,10 @@ def main(argv: list[str] | None = None) -> int:
                 sc = make_scenario(family, K, model)
                 key = dict(K=K, family=family, rate_model=model, batching=sc.batching, v1=sc.v1,
                            relaxation="integer")
-                t_ours, sol, err_ours = timed(lambda: solve_homogeneous(sc), repeats, args.timeout)
+                t_ours, sol, err_ours = timed(lambda sc=sc: solve_homogeneous(sc), repeats, args.timeout)
                 G_ours = sol.goodput if sol is not None else math.nan
                 if K <= args.max_cvxpy_K:
-                    t_cvx, res, err_cvx = timed(lambda: cvxpy_solve(sc), 1, args.timeout)
+                    t_cvx, res, err_cvx = timed(lambda sc=sc: cvxpy_solve(sc), 1, args.timeout)
                     G_cvx, _, t_clar = res if res is not None else (math.nan, math.nan, math.nan)
                 else:
                     err_cvx, G_cvx = "skipped", math.nan

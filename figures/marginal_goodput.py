@@ -159,7 +159,7 @@ def plot(table: dict):
 
     systems = list(dict.fromkeys(column(table, "scenario").tolist()))
     fig, axes = plt.subplots(len(systems), 2, figsize=(10, 4.0 * len(systems)), squeeze=False)
-    for row, system in zip(axes, systems):
+    for row, system in zip(axes, systems, strict=True):
         ms = column(table, "scenario") == system
         regime = column(table, "regime")
         names = [r for r in REGIMES if np.any(ms & (regime == r))]

@@ -107,12 +107,12 @@ def plot(table: dict):
                                                                "status", "seconds"))
     # our heterogeneous solver appears twice: continuous relaxation and integer lengths
     label = np.array([f"{s} ({r})" if g == "heterogeneous" and s == "ours" and r else s
-                      for g, s, r in zip(reg, sol, rel)])
+                      for g, s, r in zip(reg, sol, rel, strict=True)])
     colours = {lab: f"C{i}" for i, lab in enumerate(dict.fromkeys(label.tolist()))}
     styles = {"linear": "-", "shannon": "--"}
     panels = _panels(table)
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.0), sharey=True)
-    for ax, (title, m) in zip(np.atleast_1d(axes), panels):
+    for ax, (title, m) in zip(np.atleast_1d(axes), panels, strict=True):
         ok = m & (st == "ok")
         for lab in colours:
             for r in dict.fromkeys(rm.tolist()):

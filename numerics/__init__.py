@@ -1,4 +1,4 @@
-"""Multi-SPIN numerics: scenario, model, solvers, baselines, simulator (MODEL.md section 6).
+"""Multi-SPIN numerics: scenario, model, solvers, baselines, simulator (docs/model.md section 6).
 
 This module only re-exports; each name lives in the module of its equation family.
 ``__version__`` is the installed distribution's version (``multispin``, from its metadata).
@@ -12,34 +12,57 @@ try:
 except _PackageNotFoundError:  # imported from a source tree that was never installed
     __version__ = "0+unknown"
 
-from .scenario import Scenario as Scenario
-from .solution import Solution as Solution
-from .solution import SolverError as SolverError
+from .allocation import equal_finish_allocation
+from .baselines import BASELINES, baseline
+from .channel import rate, rate_inverse
+from .heterogeneous import equal_heterogeneous, solve_heterogeneous
+from .homogeneous import solve_homogeneous
+from .lambertw import lambertw
+from .latency import goodput, per_token_latency, round_time, tokens_per_round, verification_latency
+from .sampling import sample_accepted
+from .scenario import Scenario
+from .sensitivity import sensitivity
+from .simulate import SimulationResult, simulate
+from .solution import Solution, SolverError
 from .tokens import (
-    accepted_pmf as accepted_pmf,
-    accepted_variance as accepted_variance,
-    expected_accepted as expected_accepted,
-    expected_tokens as expected_tokens,
-    expected_tokens_positional as expected_tokens_positional,
-    marginal_tokens as marginal_tokens,
+    accepted_pmf,
+    accepted_variance,
+    expected_accepted,
+    expected_tokens,
+    expected_tokens_positional,
+    marginal_tokens,
 )
-from .channel import rate as rate, rate_inverse as rate_inverse
-from .lambertw import lambertw as lambertw
-from .latency import (
-    goodput as goodput,
-    round_time as round_time,
-    per_token_latency as per_token_latency,
-    verification_latency as verification_latency,
-    tokens_per_round as tokens_per_round,
-)
-from .allocation import equal_finish_allocation as equal_finish_allocation
-# -- solvers and later modules: one line each, added below by their issue
-from .sampling import sample_accepted as sample_accepted
-from .homogeneous import solve_homogeneous as solve_homogeneous
-from .baselines import baseline as baseline
-from .baselines import BASELINES as BASELINES
-from .simulate import simulate as simulate
-from .simulate import SimulationResult as SimulationResult
-from .sensitivity import sensitivity as sensitivity
-from .heterogeneous import solve_heterogeneous as solve_heterogeneous
-from .heterogeneous import equal_heterogeneous as equal_heterogeneous
+
+# -- later modules: import above, and add the names below
+
+# The public names (the imports above keep them by family, one module each); ruff (RUF022) keeps
+# this list sorted.
+__all__ = [
+    "BASELINES",
+    "Scenario",
+    "SimulationResult",
+    "Solution",
+    "SolverError",
+    "accepted_pmf",
+    "accepted_variance",
+    "baseline",
+    "equal_finish_allocation",
+    "equal_heterogeneous",
+    "expected_accepted",
+    "expected_tokens",
+    "expected_tokens_positional",
+    "goodput",
+    "lambertw",
+    "marginal_tokens",
+    "per_token_latency",
+    "rate",
+    "rate_inverse",
+    "round_time",
+    "sample_accepted",
+    "sensitivity",
+    "simulate",
+    "solve_heterogeneous",
+    "solve_homogeneous",
+    "tokens_per_round",
+    "verification_latency",
+]

@@ -1,4 +1,4 @@
-"""Equal-finishing-time band allocation (MODEL.md H2, and D7 for per-user draft lengths).
+"""Equal-finishing-time band allocation (docs/model.md H2, and D7 for per-user draft lengths).
 
 For fixed draft lengths L_k, the band that minimises the drafting makespan
 max_k L_k h_k(beta_k) gives every uploading user the same finishing time T and uses the

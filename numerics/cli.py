@@ -214,8 +214,10 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="run the derivation checks of proofs_check")
     c.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
-    c.add_argument("--ties", action="store_true", help="print the tie table (theory expression -> numeric code -> test)")
-    c.add_argument("--planted", action="store_true", help="check the checks: plant faults in theory, report the catches")
+    c.add_argument("--ties", action="store_true",
+                   help="print the tie table (theory expression -> numeric code -> test)")
+    c.add_argument("--planted", action="store_true",
+                   help="check the checks: plant faults in theory, report the catches")
     c.set_defaults(func=_cmd_check)
 
     for name, helptext, func in (("solve", "solve a scenario file and print the allocation", _cmd_solve),

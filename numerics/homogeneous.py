@@ -1,4 +1,4 @@
-r"""Homogeneous draft length: the exact solver of MODEL.md H1 to H4.
+r"""Homogeneous draft length: the exact solver of docs/model.md H1 to H4.
 
 .. math::
 
@@ -40,11 +40,11 @@ from .solution import Solution
 from .validation import as_float, as_float_array, as_scenario
 
 __all__ = [
-    "solve_homogeneous",
-    "stationary_length",
-    "best_common_length",
     "affine_round_time",
     "band_multiplier",
+    "best_common_length",
+    "solve_homogeneous",
+    "stationary_length",
 ]
 
 _EPS = np.finfo(np.float64).eps
@@ -163,7 +163,7 @@ def affine_round_time(scenario: Scenario, theta: float) -> tuple[float, float]:
 
 
 class _Tokens:
-    """N(L) = sum_k A(alpha_k, L) and N'(L) for per-user alphas (MODEL.md section 2).
+    """N(L) = sum_k A(alpha_k, L) and N'(L) for per-user alphas (docs/model.md section 2).
 
     A = -expm1((L+1) ln alpha) / (1 - alpha), A' = -alpha^(L+1) ln(alpha) / (1 - alpha): the
     forms of :func:`numerics.tokens.expected_tokens` / :func:`numerics.tokens.marginal_tokens`
@@ -283,7 +283,7 @@ def best_common_length(scenario: Scenario, theta: float) -> tuple[int, float, st
         method = "root"
         Lc = _phi_root(tok, c0, c1, float(Lmax))
     # integer optimum: floor or ceil of Lc (quasi-concavity), then the neighbour certificate
-    lo = max(1, min(Lmax, int(math.floor(Lc))))
+    lo = max(1, min(Lmax, math.floor(Lc)))
     cand = np.arange(max(1, lo - 1), min(Lmax, lo + 2) + 1)  # floor - 1 .. ceil + 1, one evaluation
     Gc = tok.N(cand) / (c0 + c1 * cand)
     i = int(np.argmax(Gc))  # first maximiser: the smallest L on ties
@@ -348,7 +348,7 @@ def band_multiplier(scenario: Scenario, beta: np.ndarray, theta: float) -> tuple
 
 # ---------------------------------------------------------------------------- solver
 def solve_homogeneous(scenario: Scenario) -> Solution:
-    r"""The exact optimum of the homogeneous-draft-length problem (MODEL.md H1 to H4).
+    r"""The exact optimum of the homogeneous-draft-length problem (docs/model.md H1 to H4).
 
     theta* and the shares come from :func:`numerics.allocation.equal_finish_allocation`
     (H2: equal per-token latencies, full band, safeguarded Newton root to float precision);

@@ -38,8 +38,9 @@ CONVERGED = 0
 NOT_BRACKETED = -1
 MAX_ITER = -2
 
-#: f(x, idx) -> (f, f'), evaluated at x for the elements idx (None: all elements, in order)
-Fun = Callable[[np.ndarray, "np.ndarray | None"], "tuple[np.ndarray, np.ndarray | None]"]
+#: f(x, idx) -> (f, f'), evaluated at x for the elements idx (None: all elements, in order);
+#: with ``newton(..., primitive=True)`` also P, and optionally P': (f, f', P) or (f, f', P, P')
+Fun = Callable[[np.ndarray, "np.ndarray | None"], "tuple[np.ndarray | None, ...]"]
 
 
 @dataclasses.dataclass
@@ -86,8 +87,8 @@ def _mid(lo: np.ndarray, hi: np.ndarray, log: bool) -> np.ndarray:
 
 
 def newton(fun: Fun, lo, hi, x0=None, *, increasing: bool, log: bool = False, xtol: float = 0.0,
-           rtol: float = 4 * _EPS, maxiter: int = 200, lo_open: bool = False, hi_open: bool = False,
-           primitive: bool = False, ends=None, max_log_step: float = 64.0) -> Roots:
+           rtol: float = 4 * _EPS, maxiter: int = 200, lo_open: bool | np.ndarray = False,
+           hi_open: bool | np.ndarray = False, primitive: bool = False, ends=None, max_log_step: float = 64.0) -> Roots:
     """Roots of monotone functions on brackets, all elements at once (module docstring).
 
     Parameters
@@ -210,6 +211,9 @@ def newton(fun: Fun, lo, hi, x0=None, *, increasing: bool, log: bool = False, xt
                 h_lo[sl] = np.where(neg, h_raw, h_lo[sl])
                 P_hi[sl] = np.where(pos, Pv, P_hi[sl])
                 h_hi[sl] = np.where(pos, h_raw, h_hi[sl])
+            kl: np.ndarray | bool
+            kh: np.ndarray | bool
+            both: np.ndarray | bool
             if any_open:
                 kl = known_lo[sl] | neg
                 kh = known_hi[sl] | pos
@@ -238,7 +242,7 @@ def newton(fun: Fun, lo, hi, x0=None, *, increasing: bool, log: bool = False, xt
             newton_ok = tiny | (inside & (dx <= np.maximum(0.5 * dxo, 16 * tol)))
             # fallback: bisection of a known bracket, else expansion towards the open side
             xm = _mid(la, ha, log)
-            kink_done = False
+            kink_done: np.ndarray | bool = False
             if primitive:
                 pl, ph, hl, hh = P_lo[sl], P_hi[sl], h_lo[sl], h_hi[sl]
                 xi = (ph - pl + hl * la - hh * ha) / (hl - hh)

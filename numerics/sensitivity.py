@@ -1,4 +1,4 @@
-r"""Sensitivity of the optimal goodput to the scenario, by the envelope theorem (MODEL.md H2, D3, D5, D6, D7).
+r"""Sensitivity of the optimal goodput to the scenario, by the envelope theorem (docs/model.md H2, D3, D5, D6, D7).
 
 At an optimum (L*, beta*, tau*) of
 
@@ -111,8 +111,10 @@ class SensitivityTable:
             rows.append(f"{int(u['user'][k]):>4} {u['L'][k]:>8.4g} {u['beta'][k]:>10.4g} {u['dG_dalpha'][k]:>12.5g} "
                         f"{u['dG_dt'][k]:>14.5g} {u['dG_ds'][k]:>12.5g} {u['dG_dchannel'][k]:>12.5g}")
         s = self.system
-        rows.append(f"dG/dB = {s['dG_dB']:.5g} per Hz ({s['dG_dB'] * 1e6:.5g} per MHz); band value lambda = {s['band_value']:.5g}")
-        rows.append(f"dG/dv0 = {s['dG_dv0']:.5g}, dG/dv1 = {s['dG_dv1']:.5g}, dG/dT_o = {s['dG_doverhead']:.5g} (per second)")
+        rows.append(f"dG/dB = {s['dG_dB']:.5g} per Hz ({s['dG_dB'] * 1e6:.5g} per MHz); "
+                    f"band value lambda = {s['band_value']:.5g}")
+        rows.append(f"dG/dv0 = {s['dG_dv0']:.5g}, dG/dv1 = {s['dG_dv1']:.5g}, "
+                    f"dG/dT_o = {s['dG_doverhead']:.5g} (per second)")
         rows += [f"note: {n}" for n in self.notes]
         return "\n".join(rows)
 
@@ -225,10 +227,11 @@ def sensitivity(scenario: Scenario, solution: Solution, lengths: str = "auto") -
     s, t = scenario.bits_per_token, scenario.t_draft
     B, ch = scenario.bandwidth_hz, scenario.channel
     K = scenario.n_users
-    r, r_, up, h, finish, M, D, N = _point(scenario, L, beta)
+    _r, r_, up, h, finish, M, D, N = _point(scenario, L, beta)
     G = N / D
     if not math.isclose(G, solution.goodput, rel_tol=1e-8):
-        raise ValueError(f"solution.goodput = {solution.goodput!r} does not match the scenario's goodput {G!r} at its point")
+        raise ValueError(f"solution.goodput = {solution.goodput!r} does not match the scenario's goodput {G!r} "
+                         "at its point")
     binding = (L > 0) & (finish >= M * (1 - KKT_TOL))
     # KKT: an uploading user that finishes early has nu_k = 0, so lambda = 0 (band worthless):
     # then no uploading user may bind. Either every uploader binds and the band is used in
@@ -237,9 +240,11 @@ def sensitivity(scenario: Scenario, solution: Solution, lengths: str = "auto") -
     if up_bind.any():
         if np.any(up & ~binding):
             k = int(np.flatnonzero(up & ~binding)[0])
-            raise ValueError(f"solution is not band-optimal: user {k} uploads but finishes at {finish[k]!r} < makespan {M!r}")
+            raise ValueError(f"solution is not band-optimal: user {k} uploads but finishes at {finish[k]!r} "
+                             f"< makespan {M!r}")
         if abs(float(np.sum(beta)) - 1.0) > KKT_TOL:
-            raise ValueError(f"solution is not band-optimal: sum(beta) = {float(np.sum(beta))!r} < 1 with uploading users")
+            raise ValueError(f"solution is not band-optimal: sum(beta) = {float(np.sum(beta))!r} < 1 "
+                             "with uploading users")
 
     notes: list[str] = ["draft lengths held fixed (band-allocation optimum, D7/H2)" if mode == "fixed"
                         else "every draft length optimised (continuous optimum, D3-D6)"]
@@ -280,7 +285,8 @@ def sensitivity(scenario: Scenario, solution: Solution, lengths: str = "auto") -
                 lam_g = float(np.median(lam_k))
                 if lam_k.size > 1 and np.max(np.abs(lam_k - lam_g)) > 1e-6 * abs(lam_g):
                     notes.append("the interior uploading users disagree on lambda by "
-                                 f"{float(np.max(np.abs(lam_k - lam_g)) / abs(lam_g)):.1e}: the point is not a KKT point")
+                                 f"{float(np.max(np.abs(lam_k - lam_g)) / abs(lam_g)):.1e}: "
+                                 "the point is not a KKT point")
             else:
                 rest = total - float(np.sum(nu))
                 lam_g = rest / float(np.sum(w))
@@ -366,7 +372,8 @@ def _tokens_alpha_derivative(alpha, L):
             direct = 1.0 / np.expm1(zs) - 1.0 / zs
         zz = np.where(small, z, 0.0)
         # Bernoulli series -1/2 + z/12 - z^3/720 + z^5/30240 - z^7/1209600 + z^9/47900160 (error < 1e-16 at z < 1/2)
-        series = -0.5 + zz * (1 / 12 + zz ** 2 * (-1 / 720 + zz ** 2 * (1 / 30240 + zz ** 2 * (-1 / 1209600 + zz ** 2 / 47900160))))
+        series = -0.5 + zz * (1 / 12 + zz ** 2 * (-1 / 720 + zz ** 2 * (1 / 30240 + zz ** 2 * (-1 / 1209600
+                                                                                    + zz ** 2 / 47900160))))
         return np.where(small, series, direct)
 
     return np.where(zero, g, g * (1.0 + psi(y) - L * psi(L * y)))
@@ -400,7 +407,7 @@ def sensitivity_autodiff(scenario: Scenario, solution: Solution, lengths: str = 
             G, d = jd.fixed_length_value_and_grad(p, L)
         d = jax.tree_util.tree_map(np.asarray, d)
         G = float(G)
-    r, r_, up, *_ = _point(scenario, L, beta)
+    _r, r_, up, *_ = _point(scenario, L, beta)
     dG_dt = d.t
     nu = np.where(L > 0, -dG_dt / np.where(L > 0, L, 1.0), 0.0)  # dG/dt_k = -nu_k L_k
     band_value = 0.0

@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from theory import heterogeneous as thet, homogeneous as thom, latency as tlat, tokens as ttok
+from theory import homogeneous as thom
+from theory import latency as tlat
+from theory import tokens as ttok
 from theory.symbols import B, L, alpha, beta, eta, s, t, theta
 
 from .registry import claim
@@ -83,13 +85,14 @@ def _num_lambertw() -> str:
     rng = np.random.default_rng(21)
     grids = {0: np.concatenate([jd.BRANCH_POINT + 10.0 ** -rng.uniform(0, 15, 30), 10.0 ** rng.uniform(-300, 300, 30),
                                 -10.0 ** -rng.uniform(0.44, 300, 30)]),
-             -1: np.concatenate([jd.BRANCH_POINT + 10.0 ** -rng.uniform(0.44, 15, 30), -10.0 ** -rng.uniform(0.44, 307, 30)])}
+             -1: np.concatenate([jd.BRANCH_POINT + 10.0 ** -rng.uniform(0.44, 15, 30),
+                                 -10.0 ** -rng.uniform(0.44, 307, 30)])}
     worst_v = worst_d = 0.0
     for b, xs in grids.items():
         xs = xs[xs > jd.BRANCH_POINT]
         w = np.asarray(jd.lambertw(xs, b))
-        d = np.asarray(jax.vmap(jax.grad(lambda x: jd.lambertw(x, b)))(xs))
-        for x, wv, dv in zip(xs, w, d):
+        d = np.asarray(jax.vmap(jax.grad(lambda x, b=b: jd.lambertw(x, b)))(xs))
+        for x, wv, dv in zip(xs, w, d, strict=True):
             ref = mp.lambertw(mp.mpf(float(x)), b).real
             dref = ref / (mp.mpf(float(x)) * (1 + ref))
             worst_v = max(worst_v, float(abs(wv - ref) / abs(ref)))
@@ -146,7 +149,7 @@ def _num_tokens() -> str:
     Ls = np.concatenate([rng.uniform(0, 50, 20), np.repeat([0.5, 7.0, 1e4], 4)])
     da, dL = jax.vmap(jax.grad(jd.expected_tokens, (0, 1)))(jnp.asarray(al), jnp.asarray(Ls))
     worst = 0.0
-    for x, y, ga, gl in zip(al, Ls, np.asarray(da), np.asarray(dL)):
+    for x, y, ga, gl in zip(al, Ls, np.asarray(da), np.asarray(dL), strict=True):
         xm, ym = mp.mpf(float(x)), mp.mpf(float(y))
         tol = 8 * np.finfo(float).eps * (1 + y * abs(np.log(x)))  # exp(L log alpha) carries |L log alpha| eps
         for got, ref in ((ga, fa(xm, ym)), (gl, fL(xm, ym))):
@@ -199,9 +202,10 @@ def _num_h2() -> str:
         th, b = jd.h2_allocation(p)
         starts = jnp.asarray(np.random.default_rng(32).dirichlet(np.ones(K), 3))
         found = jax.jit(jax.vmap(jd.minimax_latency_descent, (None, 0)))(p, starts)
-        ths = np.asarray(jax.vmap(lambda x: jnp.max(jd.per_token_latency(p, x)))(found))
+        ths = np.asarray(jax.vmap(lambda x, p=p: jnp.max(jd.per_token_latency(p, x)))(found))
         assert np.all(ths >= float(th) * (1 - 1e-14)), "the gradient method beat H2"
-        err = max(float(np.max(ths / float(th) - 1)), float(np.max(np.abs(np.asarray(found) - np.asarray(b)) / np.asarray(b))))
+        err = max(float(np.max(ths / float(th) - 1)),
+                  float(np.max(np.abs(np.asarray(found) - np.asarray(b)) / np.asarray(b))))
         assert err <= 1e-6, (model, err)
         worst = max(worst, err)
     return f"max relative gap to (theta*, beta*): {worst:.1e} (3 starts x 2 rate models)"
@@ -232,7 +236,7 @@ def _num_d3() -> str:
     worst = kkt = 0.0
     for tau in (0.02, 0.05):
         lam, b, Lk = jd.d3_allocation(p, tau)
-        grad = np.asarray(jax.grad(lambda x: jd.inner_objective(p, tau, x))(b))
+        grad = np.asarray(jax.grad(lambda x, tau=tau: jd.inner_objective(p, tau, x))(b))
         served = np.asarray((b > 0) & (Lk < p.max_draft))
         assert served.sum() >= 2
         kkt = max(kkt, float(np.max(np.abs(grad[served] / float(lam) - 1))))
@@ -241,7 +245,7 @@ def _num_d3() -> str:
             continue  # the ascent check wants a smooth optimum (no user at its cap)
         found = run(p, tau, starts)
         F = float(jd.inner_value(p, tau))
-        Fs = np.asarray(jax.vmap(lambda x: jd.inner_objective(p, tau, x))(found))
+        Fs = np.asarray(jax.vmap(lambda x, tau=tau: jd.inner_objective(p, tau, x))(found))
         assert np.all(Fs <= F * (1 + 1e-14)), "the gradient method beat D3"
         err = float(np.max(np.abs(np.asarray(found) - np.asarray(b)) / np.asarray(b)))
         assert err <= 1e-6, (tau, err)
@@ -258,11 +262,11 @@ def _sym_envelope() -> str:
     shares = [b.subs(u) for u in users]
     F = sum(shares) - 1  # sum_k beta_k(theta) = 1 defines theta*(p)
     hs = [h.subs(u) for u in users]
-    w = [1 / (-sp.diff(hk, beta).subs(beta, bk)) for hk, bk in zip(hs, shares)]  # mu_k = w_k / sum w
+    w = [1 / (-sp.diff(hk, beta).subs(beta, bk)) for hk, bk in zip(hs, shares, strict=True)]  # mu_k = w_k / sum w
     checked = 0
     for prm in (users[0][t], users[0][s], users[0][eta], B):
         implicit = -sp.diff(F, prm) / sp.diff(F, theta)
-        envelope = sum(wk * sp.diff(hk, prm).subs(beta, bk) for wk, hk, bk in zip(w, hs, shares)) / sum(w)
+        envelope = sum(wk * sp.diff(hk, prm).subs(beta, bk) for wk, hk, bk in zip(w, hs, shares, strict=True)) / sum(w)
         assert sp.simplify(implicit - envelope) == 0, prm
         checked += 1
     return f"implicit derivative = envelope formula for {checked} parameters (SymPy, K = 2, linear)"
@@ -293,7 +297,7 @@ def _num_envelope() -> str:
             val = float(base if k is None else base[k])
             hstep = 1e-6 * val  # central difference: rounding ~1e-9, truncation ~1e-12 relative
 
-            def G(x):
+            def G(x, sc=sc, field=field, base=base, k=k):
                 if k is None:
                     return solve_homogeneous(sc.replace(**{field: x})).goodput
                 arr = base.copy()
@@ -305,4 +309,5 @@ def _num_envelope() -> str:
             # exact to a few ulp (45 eps G / step, as in tests/test_sensitivity.py)
             worst_fd = max(worst_fd, abs(e - fd) / (1e-6 * abs(e) + 1e-14 * sol.goodput / hstep))
     assert worst_ad <= 1e-9 and worst_fd <= 1, (worst_ad, worst_fd)
-    return f"envelope vs implicit autodiff {worst_ad:.1e} relative; vs finite differences {worst_fd:.2f} of the tolerance"
+    return (f"envelope vs implicit autodiff {worst_ad:.1e} relative; "
+            f"vs finite differences {worst_fd:.2f} of the tolerance")

@@ -1,4 +1,4 @@
-"""Heterogeneous draft lengths, D1 to D7 of MODEL.md, and the real Lambert-W.
+"""Heterogeneous draft lengths, D1 to D7 of docs/model.md, and the real Lambert-W.
 
 Symbolic checks call :mod:`theory.heterogeneous` (SymPy decides signs and residuals).
 Numeric checks run the solvers of :mod:`numerics.heterogeneous` on seeded random and
@@ -9,6 +9,7 @@ digits.
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import mpmath as mp
@@ -24,7 +25,6 @@ from numerics.heterogeneous.inner import Inner
 from numerics.heterogeneous.users import Users
 from numerics.lambertw import lambertw
 from numerics.latency import goodput
-
 from theory.symbols import B, L, alpha, beta, eta, lam, q, rho, s, t, tau, v1
 
 from . import _mp
@@ -63,10 +63,10 @@ def _num_d1() -> str:
     for seed in range(4):
         s = _scenario(seed, 5)
         u = Users(s, "smooth")
-        for tau in (0.004, 0.02, 0.1):
-            sol = Inner(u, tau).solve()
+        for tau_v in (0.004, 0.02, 0.1):
+            sol = Inner(u, tau_v).solve()
             h = s.t_draft + s.bits_per_token / (np.maximum(sol.beta, 1e-300) * s.bandwidth_hz * s.spectral_efficiency)
-            fill = np.minimum(s.max_draft, tau / h)
+            fill = np.minimum(s.max_draft, tau_v / h)
             on = sol.beta > 0
             worst = max(worst, float(np.max(np.abs(sol.L[on] - fill[on]) / np.maximum(fill[on], 1e-12))))
     assert worst < 1e-9, f"L differs from min(L_max, tau/h) by {worst:.1e}"
@@ -92,20 +92,23 @@ def _sym_d2() -> str:
             for pt in _mp.points(5, 3, b=(1e-4, 1.0), a=(0.05, 0.95), t=(1e-4, 1e-2), s=(10, 1e3), ch=(0.3, 30.0),
                                  tau=(1e-3, 0.2)):
                 v = (pt["b"], pt["a"], pt["t"], pt["s"], mp.mpf(10) ** 5, pt["ch"], pt["tau"])
-                F = lambda x: fL(x, *v[1:])  # noqa: E731
+
+                def F(x, fL=fL, rest=v[1:]):
+                    return fL(x, *rest)
+
                 _mp.close(f1(*v), mp.diff(F, v[0]), 1e-15, f"{model}: dL/dbeta")
                 _mp.close(f2(*v), mp.diff(F, v[0], 2), 1e-12, f"{model}: d2L/dbeta2")
                 _mp.close(fg(*v), f2(*v), 1e-20, f"{model}: chain-rule L''")
                 assert f1(*v) > 0 and f2(*v) < 0, model
                 if f_second is not None:
-                    second = mp.diff(lambda x: fA(pt["a"], F(x)), v[0], 2)
+                    second = mp.diff(lambda x, fA=fA, a=pt["a"], F=F: fA(a, F(x)), v[0], 2)
                     _mp.close(f_second(*v), second, 1e-12, "d2 A(L(beta))/dbeta2")
                     assert f_second(*v) < 0
     rr = sp.Symbol("r", positive=True)
     phi = comp["phi"].subs({x: rr for x in comp["phi"].free_symbols if x.name == "r"})
     assert sp.simplify(phi - rr / (TH.s_pos + t * rr)) == 0, phi
-    assert sp.simplify(comp["phi_prime"] - sp.diff(phi, rr).subs(rr, [x for x in comp["phi_prime"].free_symbols
-                                                                      if x.name == "r"][0])) == 0
+    assert sp.simplify(comp["phi_prime"] - sp.diff(phi, rr).subs(rr, next(x for x in comp["phi_prime"].free_symbols
+                                                                      if x.name == "r"))) == 0
     return ("d2 A(L(beta))/dbeta2 < 0 (linear) and L' > 0 > L'' (both rates) = mpmath.diff at random points; "
             "phi(r) = r/(s + t r) concave increasing")
 
@@ -134,7 +137,8 @@ def d3_closed_form_check(n: int = 4) -> str:
     """At random points: v of the returned W_0 form gives (via the returned beta and L) a share whose stationarity
     A'(L(beta)) L'(beta), by mpmath.diff of A(L(beta)), is lambda; the slack form, MODEL.md's form, t = 0, and
     d beta/d lambda = 1/S'(beta) (S by mpmath.diff) agree."""
-    cf, sl, md, fd = TH.kkt_closed_form(), TH.kkt_time_slack(), TH.model_md_closed_form(), TH.kkt_closed_form_free_drafting()
+    cf, sl = TH.kkt_closed_form(), TH.kkt_time_slack()
+    md, fd = TH.model_md_closed_form(), TH.kkt_closed_form_free_drafting()
     base = (alpha, TH.t_pos, TH.s_pos, eta, B, tau, lam)
     f_v = _mp.fn(cf["v"].subs({TH.kappa: cf["kappa"], TH.M: cf["M"]}), base)
     f_beta = _mp.fn(cf["beta"], (TH.v, TH.t_pos, TH.s_pos, eta, B))
@@ -164,9 +168,12 @@ def d3_closed_form_check(n: int = 4) -> str:
             if not b_ > 0:
                 continue  # lambda too high for this user: it gets no band (the closed form's max(0, .))
             n_ok += 1
-            Lb = lambda x: f_cap(x, a_, t_, s_, B_, e_, tau_)  # noqa: E731
+
+            def Lb(x, rest=(a_, t_, s_, B_, e_, tau_)):
+                return f_cap(x, *rest)
+
             _mp.close(f_Lv(v_, t_, s_, tau_), Lb(b_), 1e-20, "D3 draft length = capacity at beta")
-            foc = mp.diff(lambda x: f_A(a_, Lb(x)), b_)
+            foc = mp.diff(lambda x, a_=a_, Lb=Lb: f_A(a_, Lb(x)), b_)
             _mp.close(foc, lam_, 1e-15, "D3 stationarity A'(L) dL/dbeta = lambda")
             _mp.close(f_st(v_, a_, t_, s_, e_, B_, tau_), lam_, 1e-15, "D3 stationarity in v")
             _mp.close(f_md(*vals), v_, 1e-20, "MODEL.md's v")
@@ -174,12 +181,12 @@ def d3_closed_form_check(n: int = 4) -> str:
             _mp.close(w_, f_slack(v_, s_, tau_), 1e-20, "slack w = tau s v")
             _mp.close(f_Lw(w_, t_, tau_), Lb(b_), 1e-20, "slack form L = (tau - w)/t")
             _mp.close(f_S(b_, a_, t_, s_, B_, e_, tau_), foc, 1e-15, "S(beta)")
-            dS = mp.diff(lambda x: f_S(x, a_, t_, s_, B_, e_, tau_), b_)
+            dS = mp.diff(lambda x, rest=(a_, t_, s_, B_, e_, tau_): f_S(x, *rest), b_)
             _mp.close(f_slope(b_, a_, t_, s_, B_, e_, tau_), 1 / dS, 1e-12, "d beta/d lambda = 1/S'")
             # t = 0: L = tau beta B eta / s, A'(L) tau B eta / s = lambda
             Lf = f_free[0](a_, s_, e_, B_, tau_, lam_)
             _mp.close(f_free[1](a_, s_, e_, B_, tau_, lam_), Lf, 1e-20, "free drafting: displayed form")
-            dA = mp.diff(lambda x: f_A(a_, x), Lf)
+            dA = mp.diff(functools.partial(f_A, a_), Lf)
             _mp.close(dA * tau_ * B_ * e_ / s_, lam_, 1e-15, "free drafting stationarity")
             _mp.close(f_free_beta(Lf, s_, e_, B_, tau_) * tau_ * B_ * e_ / s_, Lf, 1e-20, "free drafting share")
     assert n_ok >= max(1, n // 2), f"only {n_ok} of {n} points with a positive share"
@@ -227,7 +234,7 @@ def _sym_d4() -> str:
         for pt in _mp.points(17, 6, a=(1e-3, 0.999), L=(1e-3, 50.0)):
             a_, L_ = pt["a"], pt["L"]
             _mp.close(f_d(a_, L_), f_s(1 / a_ - 1, L_), 1e-20, "D4 scaled log derivative")
-            _mp.close(f_dm(a_, L_), mp.diff(lambda x: f_Ap(x, L_), a_), 1e-15, "dA'(L)/dalpha")
+            _mp.close(f_dm(a_, L_), mp.diff(lambda x, L_=L_: f_Ap(x, L_), a_), 1e-15, "dA'(L)/dalpha")
             assert f_dm(a_, L_) > 0
     assert r["increasing"], "d A'(L)/d alpha > 0 not decided"
     return ("(1-a) a (-ln a) d ln A'(L)/da = ln(1+q)(1 + Lq/(1+q)) - q/(1+q) > 0; dA'/dalpha = mpmath.diff, "
@@ -238,15 +245,15 @@ def _sym_d4() -> str:
 def _num_d4() -> str:
     # two users alike but for alpha, at the continuous optimum (both rates, v1 = 0 and > 0)
     n = 0
-    for seed, (model, v1) in enumerate(itertools.product(("linear", "shannon"), (0.0, 3e-4))):
+    for seed, (model, v1_v) in enumerate(itertools.product(("linear", "shannon"), (0.0, 3e-4))):
         rng = np.random.default_rng(30 + seed)
         a1, a2 = np.sort(rng.uniform(0.3, 0.95, 2))
-        kw = dict(alpha=[a1, a2], t_draft=0.003, bits_per_token=600.0, bandwidth_hz=3e5, v0=0.02, v1=v1,
+        kw = dict(alpha=[a1, a2], t_draft=0.003, bits_per_token=600.0, bandwidth_hz=3e5, v0=0.02, v1=v1_v,
                   max_draft=12, rate_model=model)
         kw["spectral_efficiency" if model == "linear" else "snr"] = 5.0
         c = solve_heterogeneous(Scenario(**kw), integer=False)
         assert c.bandwidth[1] >= c.bandwidth[0] - 1e-9 and c.draft_lengths[1] >= c.draft_lengths[0] - 1e-9, \
-            f"{model}, v1={v1}: beta {c.bandwidth}, L {c.draft_lengths} for alpha {a1:.3f} < {a2:.3f}"
+            f"{model}, v1={v1_v}: beta {c.bandwidth}, L {c.draft_lengths} for alpha {a1:.3f} < {a2:.3f}"
         n += 1
     return f"{n} pairs of users alike but for alpha: higher alpha, no less band nor draft"
 
@@ -258,9 +265,10 @@ def _sym_d5() -> str:
     f_cap = _mp.fn(TH.draft_capacity("linear"), (beta, TH.t_pos, TH.s_pos, B, eta, tau))
     f_A = _mp.fn(TH.tokens(), (alpha, L))
     with mp.workdps(_mp.DPS):
-        for pt in _mp.points(19, 4, a=(0.1, 0.95), b=(1e-3, 1.0), t=(1e-3, 1e-2), s=(50, 1e3), e=(0.5, 5.0), tau=(5e-3, 0.2)):
+        for pt in _mp.points(19, 4, a=(0.1, 0.95), b=(1e-3, 1.0), t=(1e-3, 1e-2), s=(50, 1e3), e=(0.5, 5.0),
+                             tau=(5e-3, 0.2)):
             a_, b_, t_, s_, e_, tau_ = pt["a"], pt["b"], pt["t"], pt["s"], pt["e"], pt["tau"]
-            fd = mp.diff(lambda x: f_A(a_, f_cap(b_, t_, s_, 10**5, e_, x)), tau_)
+            fd = mp.diff(lambda x, a_=a_, head=(b_, t_, s_, 10**5, e_): f_A(a_, f_cap(*head, x)), tau_)
             _mp.close(f_env(a_, b_, t_, s_, e_, 10**5, tau_), fd, 1e-15, "D5 envelope dA(L)/dtau = A'(L) L/tau")
     for model in ("linear", "shannon"):
         jc = TH.joint_concavity(model)
@@ -274,8 +282,9 @@ def _sym_d5() -> str:
     f_R = _mp.fn(tb["ratio"], (p_, d_, m_, v1, TH.c, tau, tb["n"]))
     taus = [mp.mpf(0)] + [mp.mpf(10) ** (k / 4) for k in range(-24, 33)]
     with mp.workdps(_mp.DPS):
-        for case in ((3, 10, 0, 0, "0.05", 40), (1, 50, 0, 0, "0.1", 10), (3, 1, 0, 0, "0.05", 40), (1, 2, "0.5", "1e-3", "0.1", 80),
-                     (5, -1, "0.2", "2e-3", "0.2", 100), ("0.5", 30, 3, "1e-4", "0.02", 500)):
+        for case in ((3, 10, 0, 0, "0.05", 40), (1, 50, 0, 0, "0.1", 10), (3, 1, 0, 0, "0.05", 40),
+                     (1, 2, "0.5", "1e-3", "0.1", 80), (5, -1, "0.2", "2e-3", "0.2", 100),
+                     ("0.5", 30, 3, "1e-4", "0.02", 500)):
             p, d, m, w, c, nmax = (mp.mpf(x) for x in case)
             sup = f_sup(p, d, m, w, c, nmax)
             grid = max(f_R(p, d, m, w, c, x, n) for x in taus for n in (0, nmax / 2, nmax))
@@ -291,7 +300,10 @@ def _num_d5() -> str:
     for seed, model in enumerate(("linear", "shannon")):
         s = _scenario(40 + seed, 5, model)
         u = Users(s, "smooth")
-        F = lambda x: Inner(u, x).solve().N  # noqa: E731
+
+        def F(x, u=u):
+            return Inner(u, x).solve().N
+
         tau0, h = 0.01, 1e-7
         fd = (F(tau0 + h) - F(tau0 - h)) / (2 * h)
         worst_fd = max(worst_fd, abs(Inner(u, tau0).solve().dF / fd - 1))
@@ -315,7 +327,7 @@ def _sym_d6() -> str:
             a_, gv = pt["a"], pt["gv"]
             for f in fs:
                 Ls = f(a_, gv, 1)
-                _mp.close(mp.diff(lambda x: f_A(a_, x), Ls), gv, 1e-15, "D6: A'(L) = g v1")
+                _mp.close(mp.diff(functools.partial(f_A, a_), Ls), gv, 1e-15, "D6: A'(L) = g v1")
     assert r["concave"]
     return "L = ln(g v1 (1-alpha)/(-ln alpha))/ln(alpha) - 1 solves A'(L) = g v1 (mpmath.diff; solve and MODEL.md)"
 
@@ -340,7 +352,7 @@ def _num_d6() -> str:
 def _sym_d7() -> str:
     r = TH.equal_finish_shares()
     share = r["share"]
-    Lp = [x for x in share.free_symbols if x.name == "L"][0]
+    Lp = next(x for x in share.free_symbols if x.name == "L")
     assert sp.simplify(Lp * (TH.t_pos + TH.s_pos / (share * B * eta)) - TH.T) == 0, share
     f_b = _mp.fn(share, (Lp, TH.t_pos, TH.s_pos, eta, B, TH.T))
     f_dT = _mp.fn(r["d_share_dT"], (Lp, TH.t_pos, TH.s_pos, eta, B, TH.T))
@@ -348,9 +360,10 @@ def _sym_d7() -> str:
         for pt in _mp.points(29, 4, L=(1, 20), t=(1e-3, 1e-2), s=(50, 1e3), e=(0.5, 5.0), slack=(1e-3, 1.0)):
             L_, t_, s_, e_ = pt["L"], pt["t"], pt["s"], pt["e"]
             T_ = L_ * t_ + pt["slack"]
-            _mp.close(f_dT(L_, t_, s_, e_, 10**5, T_), mp.diff(lambda x: f_b(L_, t_, s_, e_, 10**5, x), T_), 1e-15,
-                      "D7 d beta/dT")
-            assert mp.diff(lambda x: f_b(x, t_, s_, e_, 10**5, T_), L_, 2) > 0  # convex in L
+            dT = mp.diff(lambda x, head=(L_, t_, s_, e_, 10**5): f_b(*head, x), T_)
+            _mp.close(f_dT(L_, t_, s_, e_, 10**5, T_), dT, 1e-15, "D7 d beta/dT")
+            convex = mp.diff(lambda x, rest=(t_, s_, e_, 10**5, T_): f_b(x, *rest), L_, 2)
+            assert convex > 0  # convex in L
     assert r["convex_in_L"] and r["decreasing_in_T"]
     return "beta_k(L, T) = s L/(B eta (T - t L)) solves L h = T; d beta/dT = mpmath.diff; convex in L, decreasing in T"
 

@@ -74,7 +74,7 @@ def tokens_continuous(sc: Scenario, k: int, L: float) -> float:
     """A_k at a real L: smooth (1 - alpha^(L+1)) / (1 - alpha) (i.i.d.), interpolated (profile)."""
     if sc.alpha.ndim == 2:
         tab = token_table(sc, k)
-        i = min(int(math.floor(L)), sc.max_draft - 1)
+        i = min(math.floor(L), sc.max_draft - 1)
         return tab[i] + (L - i) * (tab[i + 1] - tab[i])
     a = float(sc.alpha[k])
     if a == 0.0:
@@ -266,7 +266,7 @@ def _best_common(sc: Scenario, theta: float) -> Optimum:
         N = math.fsum(tab[k][L] for k in range(K))
         G.append(N / (L * theta + sc.v0 + sc.v1 * K * (L + 1) + sc.overhead))
     i = int(np.argmax(G))
-    ties = tuple((L,) * K for L, g in zip(range(1, sc.max_draft + 1), G) if g >= G[i] * (1 - 1e-12))
+    ties = tuple((L,) * K for L, g in zip(range(1, sc.max_draft + 1), G, strict=True) if g >= G[i] * (1 - 1e-12))
     return Optimum(G[i], (i + 1,) * K, ties)
 
 

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import _bench  # noqa: E402
-import bench_heterogeneous  # noqa: E402
-import bench_homogeneous  # noqa: E402
+import _bench
+import bench_heterogeneous
+import bench_homogeneous
 
-from figures import solver_time  # noqa: E402
+from figures import solver_time
 
 
 def _read(path: Path) -> list[dict]:
@@ -39,7 +39,7 @@ def test_timed_and_row_never_time_a_failure():
 def test_time_limit_turns_a_slow_solve_into_a_failure():
     import time
 
-    sec, out, err = _bench.timed(lambda: time.sleep(2.0), limit=0.05)
+    sec, _out, err = _bench.timed(lambda: time.sleep(2.0), limit=0.05)
     assert np.isnan(sec) and err.startswith("SolveTimeout")
 
 

@@ -147,7 +147,7 @@ def test_branch_series_coefficients_by_exact_series_reversion():
         n = N + 2
         uu = (u + [Fraction(0)] * n)[:n]
         E = _series_exp(uu, n)
-        um1 = [uu[0] - 1] + uu[1:]
+        um1 = [uu[0] - 1, *uu[1:]]
         prod = [sum(um1[i] * E[m - i] for i in range(m + 1)) for m in range(n)]
         res = [2 * (int(m == 0) + prod[m]) for m in range(n)]
         res[2] -= 1
@@ -160,7 +160,7 @@ def test_branch_series_coefficients_by_exact_series_reversion():
         r1 = residual(u)[m + 1]
         u[m] = -r0 / (r1 - r0)
     assert all(x == 0 for x in residual(u)[: N + 1])
-    exact = [Fraction(-1)] + u[1:N]
+    exact = [Fraction(-1), *u[1:N]]
     assert exact[:4] == [Fraction(-1), Fraction(1), Fraction(-1, 3), Fraction(11, 72)]  # Corless et al. eq. 4.22
     assert _branch_series_coefficients(N) == [float(x) for x in exact]
     assert np.array_equal(_MU[:N], np.array([float(x) for x in exact]))
@@ -194,7 +194,7 @@ def test_tokens_and_derivatives_match_theory_at_50_digits():
     Ls = jnp.asarray([y for _ in ALPHAS for y in LENGTHS])
     A = np.asarray(jd.expected_tokens(a, Ls))
     dA_da, dA_dL = (np.asarray(g) for g in jax.vmap(jax.grad(jd.expected_tokens, (0, 1)))(a, Ls))
-    for i, (x, y) in enumerate(zip(np.asarray(a), np.asarray(Ls))):
+    for i, (x, y) in enumerate(zip(np.asarray(a), np.asarray(Ls), strict=True)):
         xm, ym = mpmath.mpf(float(x)), mpmath.mpf(float(y))
         if x == 0:  # limits (theory.tokens.tokens_limit): A = 1, A' = 0, dA/dalpha = 1 (L > 0)
             ref = (1, 0, 1 if y > 0 else 0)
@@ -205,7 +205,7 @@ def test_tokens_and_derivatives_match_theory_at_50_digits():
         # relative error allowed: a few ulp times the condition number of alpha^L computed as
         # exp(L log alpha), whose exponent carries a rounding of |L log alpha| eps
         tol = 8 * EPS * (1 + y * abs(math.log(x)) if 0 < x < 1 else 1)
-        for got, want in zip((A[i], dA_dL[i], dA_da[i]), ref):
+        for got, want in zip((A[i], dA_dL[i], dA_da[i]), ref, strict=True):
             want = float(want)
             assert abs(got - want) <= tol * abs(want) + 1e-300, (x, y, got, want)
 
@@ -289,7 +289,8 @@ def test_vmap_over_a_batch_of_scenarios_and_jit():
     batch = jd.stack_scenarios(scs)
     # one array per field, stacked along a leading scenario axis; the same as stacking Params
     ref = jd.stack_params([jd.params_from_scenario(s) for s in scs])
-    assert all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(batch), jax.tree_util.tree_leaves(ref)))
+    leaves = zip(jax.tree_util.tree_leaves(batch), jax.tree_util.tree_leaves(ref), strict=True)
+    assert all(np.array_equal(a, b) for a, b in leaves)
     L, beta = jnp.full(K, 3.0), jnp.full(K, 1.0 / K)
     G = jax.jit(jax.vmap(jd.goodput, in_axes=(0, None, None)))(batch, L, beta)
     ref = [np_goodput(s, np.full(K, 3), np.full(K, 1.0 / K)) for s in scs]
@@ -395,7 +396,8 @@ def test_h2_matches_numpy_solver_and_theory_closed_form(model):
     ch = eta if model == "linear" else rho
     f = sp.lambdify((s_sym, t_sym, B, ch, theta), thhom.share_for_theta(model), "mpmath")
     for k in (0, 2, 3, 4):
-        want = f(*(mpmath.mpf(float(v)) for v in (sc.bits_per_token[k], sc.t_draft[k], sc.bandwidth_hz, sc.channel[k], theta_star)))
+        args = (sc.bits_per_token[k], sc.t_draft[k], sc.bandwidth_hz, sc.channel[k], theta_star)
+        want = f(*(mpmath.mpf(float(v)) for v in args))
         assert float(beta[k]) == pytest.approx(float(want), rel=1e-12)
 
 
@@ -414,9 +416,10 @@ def test_shannon_inverse_jvp_matches_theory_derivatives():
 
     jR, jB, jrho = jax.jacfwd(share, (0, 1, 2))(jnp.asarray(Rs), p.bandwidth, p.channel)
     jac = [np.diagonal(np.asarray(jR)), np.asarray(jB), np.diagonal(np.asarray(jrho))]
-    for var, got in zip((r_sym, B, rho), jac):
+    for var, got in zip((r_sym, B, rho), jac, strict=True):
         f = sp.lambdify((r_sym, B, rho), sp.diff(expr, var), "mpmath")
-        want = np.array([float(f(mpmath.mpf(R), mpmath.mpf(Bs), mpmath.mpf(float(c)))) for R, c in zip(Rs, rhos)])
+        want = np.array([float(f(mpmath.mpf(R), mpmath.mpf(Bs), mpmath.mpf(float(c))))
+                         for R, c in zip(Rs, rhos, strict=True)])
         assert np.allclose(got, want, rtol=1e-11)  # measured ~1e-14; W_{-1} near -1/e at the largest c
 
 
@@ -473,7 +476,10 @@ def test_h4_continuous_length_is_a_stationary_point_of_the_jax_goodput(model, kw
 
 # ============================================================== D3 (heterogeneous inner problem)
 def test_d3_shares_match_model_md_closed_form_from_theory():
-    """The overflow-free D3 form = MODEL.md's v = 2 W_0(kappa sqrt(M)/2)/kappa (theory.heterogeneous), mpmath 50 digits."""
+    """The overflow-free D3 form = MODEL.md's v = 2 W_0(kappa sqrt(M)/2)/kappa (theory.heterogeneous).
+
+    Against mpmath at 50 digits.
+    """
     mpmath.mp.dps = 50
     v_expr = thh.model_md_closed_form()["v"]
     syms = (a_sym, thh.t_pos, thh.s_pos, tau, lam, B, eta)
@@ -490,7 +496,7 @@ def test_d3_shares_match_model_md_closed_form_from_theory():
                                                         sc.bandwidth_hz, sc.spectral_efficiency[k])]
                 v = fv(*args)
                 want = (1 / v - args[2]) / (args[1] * args[5] * args[6])
-                if want <= 0:  # the max(0, .) of MODEL.md
+                if want <= 0:  # the max(0, .) of docs/model.md
                     assert float(beta[k]) == 0.0 and float(L[k]) == 0.0
                     continue
                 checked += 1
@@ -521,7 +527,7 @@ def test_d3_kkt_by_autodiff_and_band_use():
     for tau_v in (0.01, 0.04, 0.1):
         lam_v, beta, L = jd.d3_allocation(p, tau_v)
         assert float(jnp.sum(beta)) == pytest.approx(1.0, abs=1e-13)
-        grad = jax.grad(lambda b: jd.inner_objective(p, tau_v, b))(beta)
+        grad = jax.grad(lambda b, tau_v=tau_v: jd.inner_objective(p, tau_v, b))(beta)
         served = np.asarray((beta > 0) & (L < p.max_draft))
         assert served.sum() >= 2
         assert np.allclose(np.asarray(grad)[served], float(lam_v), rtol=1e-11)
@@ -547,7 +553,8 @@ def test_d3_edge_users_are_nan_free():
 
 
 def test_d3_bad_input_raises():
-    with pytest.raises(ValueError, match="rate_model: the D3 closed form is for the linear rate and i.i.d. alpha, got 'shannon'"):
+    msg = r"rate_model: the D3 closed form is for the linear rate and i\.i\.d\. alpha, got 'shannon'"
+    with pytest.raises(ValueError, match=msg):
         jd.d3_shares(jd.params_from_scenario(_scenario("shannon")), 0.05, 1.0)
     pos = Scenario(alpha=np.full((K, 4), 0.7), t_draft=0.01, bits_per_token=100, bandwidth_hz=1e5,
                    spectral_efficiency=2.0, v0=0.05, max_draft=4)
@@ -565,7 +572,8 @@ def test_heterogeneous_optimum_is_the_best_deadline():
     G = [float(jd.inner_value(p, x)) / (x + c) for x in grid]
     assert float(opt.goodput) >= max(G) * (1 - 1e-14)
     # goodput of the returned point by the NumPy model
-    assert float(opt.goodput) == pytest.approx(np_goodput(sc, np.asarray(opt.L), np.asarray(opt.beta), continuous=True), rel=1e-13)
+    want = np_goodput(sc, np.asarray(opt.L), np.asarray(opt.beta), continuous=True)
+    assert float(opt.goodput) == pytest.approx(want, rel=1e-13)
     assert not bool(opt.corner)
     # implicit derivative (lambda*, the shares by custom_root; Danskin in tau*) vs central differences
     # of the optimum itself (h = 1e-6 relative; the solve is float-exact: rounding ~1e-9) -> rtol 1e-6
@@ -629,7 +637,8 @@ def test_jax_optimum_matches_numpy_heterogeneous_solver(static):
 
 
 @pytest.mark.parametrize("kw", [dict(overhead=0.01), dict(bits_per_token=[120.0, 300.0, 0.0, 80.0, 450.0]),
-                                dict(t_draft=[0.0, 0.01, 0.02, 0.0, 0.005]), dict(alpha=[0.99, 0.995, 0.98, 0.99, 0.985], v0=2.0)])
+                                dict(t_draft=[0.0, 0.01, 0.02, 0.0, 0.005]),
+                                dict(alpha=[0.99, 0.995, 0.98, 0.99, 0.985], v0=2.0)])
 def test_jax_optimum_matches_numpy_on_handpicked_cases(kw):
     """Two independent implementations of D1-D5 (NumPy solve_heterogeneous(integer=False) and the
     JAX solver) agree; the last scenario is the corner where every user is capped."""
@@ -669,12 +678,13 @@ _BATCHED_VALUE_AND_GRAD = jax.jit(jax.vmap(jd.heterogeneous_value_and_grad))
 def test_vmapped_optimum_and_gradient_equal_the_single_calls():
     """jax.vmap over a stack (stack_scenarios) gives the optimum and gradient of each scenario; v1 is a
     leaf, so v1 = 0 and v1 > 0 (Dinkelbach) share one batch and one compilation."""
-    scs = [kind_scenario(s, K, "linear", v1, "ragged", False, edge=bool(s % 2)) for s, v1 in ((0, 0.0), (1, 1e-4), (2, 0.0))]
+    scs = [kind_scenario(s, K, "linear", v1, "ragged", False, edge=bool(s % 2))
+           for s, v1 in ((0, 0.0), (1, 1e-4), (2, 0.0))]
     Gb, gb = _BATCHED_VALUE_AND_GRAD(jd.stack_scenarios(scs))
     for i, sc in enumerate(scs):
         G, g = jd.heterogeneous_value_and_grad(jd.params_from_scenario(sc))
         assert float(Gb[i]) == pytest.approx(float(G), rel=1e-13)
-        for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(gb)):
+        for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(gb), strict=True):
             assert np.allclose(np.asarray(b)[i], np.asarray(a), rtol=1e-9, atol=1e-12 * float(G))
 
 
@@ -700,11 +710,11 @@ def test_projected_gradient_reaches_d3():
     run = jax.jit(jax.vmap(jd.inner_ascent, (None, None, 0)))
     starts = jnp.asarray(np.random.default_rng(12).dirichlet(np.ones(K), 4))
     for tau_v in (0.02, 0.06):
-        lam_v, beta, L = jd.d3_allocation(p, tau_v)
+        _lam_v, beta, L = jd.d3_allocation(p, tau_v)
         assert float(jnp.max(L)) < p.max_draft
         found = run(p, tau_v, starts)
         F = float(jd.inner_value(p, tau_v))
-        Fs = np.asarray(jax.vmap(lambda b: jd.inner_objective(p, tau_v, b))(found))
+        Fs = np.asarray(jax.vmap(lambda b, tau_v=tau_v: jd.inner_objective(p, tau_v, b))(found))
         assert np.all(Fs <= F * (1 + 1e-14))  # D3 is never beaten
         assert np.all(Fs >= F * (1 - 1e-9))
         assert np.max(np.abs(np.asarray(found) - np.asarray(beta)) / np.asarray(beta)) <= 1e-6

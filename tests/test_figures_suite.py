@@ -9,12 +9,17 @@ import statistics
 import numpy as np
 import pytest
 
-from figures import (analysis_vs_montecarlo as fig_h, band_share_compensation as fig_c,
-                     gain_vs_heterogeneity as fig_g, goodput_per_task as fig_i, goodput_vs_bandwidth as fig_f,
-                     goodput_vs_draft_length as fig_b, goodput_vs_users as fig_e,
-                     heterogeneous_reward as fig_d, solver_time as fig_j)
+from figures import analysis_vs_montecarlo as fig_h
+from figures import band_share_compensation as fig_c
+from figures import gain_vs_heterogeneity as fig_g
+from figures import goodput_per_task as fig_i
+from figures import goodput_vs_bandwidth as fig_f
+from figures import goodput_vs_draft_length as fig_b
+from figures import goodput_vs_users as fig_e
+from figures import heterogeneous_reward as fig_d
+from figures import solver_time as fig_j
 from figures._pipeline import check_table, figure_modules, render
-from numerics import BASELINES, Scenario, goodput
+from numerics import BASELINES, goodput
 
 SUITE = (fig_b, fig_c, fig_d, fig_e, fig_f, fig_g, fig_h, fig_i, fig_j)
 REL = 1e-9  # relative slack of an ordering: round-off of two independent float evaluations
@@ -145,7 +150,8 @@ def _write(path, rows, header=("K", "rate_model", "solver", "status", "seconds",
 
 
 def test_j_reads_benchmark_csv(tmp_path):
-    _write(tmp_path / "homogeneous.csv", [[10, "linear", "ours", "ok", 1e-4, 0.0], [10, "linear", "cvxpy", "ok", 0.2, 1e-7]])
+    _write(tmp_path / "homogeneous.csv",
+           [[10, "linear", "ours", "ok", 1e-4, 0.0], [10, "linear", "cvxpy", "ok", 0.2, 1e-7]])
     _write(tmp_path / "heterogeneous.csv", [[10, "shannon", "ours", "ok", 3e-3, ""]])
     t = fig_j.data(tmp_path)
     assert t["regime"].tolist() == ["homogeneous", "homogeneous", "heterogeneous"]
@@ -158,9 +164,10 @@ def test_j_failed_solves_are_drawn_as_failed_not_timed(tmp_path):
     import matplotlib.pyplot as plt
 
     header = ("K", "family", "rate_model", "batching", "v1", "relaxation", "solver", "status", "seconds", "detail")
-    _write(tmp_path / "homogeneous.csv", [[10, "wide-spread", "linear", "ragged", 1e-5, "integer", "ours", "ok", 1e-4, ""],
-                                          [10, "wide-spread", "linear", "ragged", 1e-5, "integer", "cvxpy", "failed",
-                                           0.12, "CLARABEL SolverError"]], header)
+    _write(tmp_path / "homogeneous.csv",
+           [[10, "wide-spread", "linear", "ragged", 1e-5, "integer", "ours", "ok", 1e-4, ""],
+            [10, "wide-spread", "linear", "ragged", 1e-5, "integer", "cvxpy", "failed", 0.12, "CLARABEL SolverError"]],
+           header)
     _write(tmp_path / "heterogeneous.csv", [
         [K, "v1K-fixed", "linear", b, 1e-4, rel, solver, "failed" if (K, solver) == (100, "conic-cvxpy") else "ok",
          "" if (K, solver) == (100, "conic-cvxpy") else 1e-3 * K, ""]
@@ -221,5 +228,5 @@ def test_plot_draws_the_table(mod, kwargs):
 def test_full_render_is_deterministic(tmp_path, mod):
     a = render(mod, tmp_path / "a")
     b = render(mod, tmp_path / "b")
-    for pa, pb in zip(a, b):
+    for pa, pb in zip(a, b, strict=True):
         assert pa.stat().st_size > 0 and pa.read_bytes() == pb.read_bytes(), pa.name

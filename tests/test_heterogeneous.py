@@ -15,7 +15,8 @@ import warnings
 import cvxpy as cp
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from numerics import Scenario
 from numerics.allocation import equal_finish_allocation
@@ -158,7 +159,7 @@ def test_integer_optimum_is_exact_for_small_systems(case):
     rng = np.random.default_rng(200 + case)
     s = random_scenario(rng, kw.pop("K"), **kw)
     sol = solve_heterogeneous(s)
-    best, arg = brute_force(s)
+    best, _arg = brute_force(s)
     assert sol.method == sol.multipliers["method"] == "enumeration"
     assert sol.goodput == pytest.approx(best, rel=1e-12)
     assert sol.upper_bound >= best

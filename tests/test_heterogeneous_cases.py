@@ -28,10 +28,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import _bruteforce as bf
 import numpy as np
 import pytest
 
-import _bruteforce as bf
 from numerics import Scenario, goodput, solve_heterogeneous, solve_homogeneous
 
 BF_REL = 1e-9

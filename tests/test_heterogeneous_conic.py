@@ -24,14 +24,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import _bruteforce as bf
 import numpy as np
 import pytest
 
-import _bruteforce as bf
 from numerics import Scenario, solve_heterogeneous
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from conic_reference import conic_relaxation  # noqa: E402
+from conic_reference import conic_relaxation
 
 CONIC_REL = 1e-6
 POLISH_REL = 1e-6

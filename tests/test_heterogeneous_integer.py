@@ -77,7 +77,7 @@ def test_tokens_match_tokens_module():
 @pytest.mark.parametrize("seed", range(3))
 def test_enumeration_is_exhaustive(seed):
     s = _scenario(10 + seed, K=3, max_draft=4, batching=["ragged", "padded"][seed % 2])
-    L, G = enumerate_best(_search(s))
+    _L, G = enumerate_best(_search(s))
     best = max(goodput(s, np.array(v), equal_finish_allocation(s, np.array(v))[0])
                for v in itertools.product(range(5), repeat=3))
     assert G == pytest.approx(best, rel=1e-13)

@@ -42,12 +42,12 @@ from __future__ import annotations
 import math
 import warnings
 
+import _bruteforce as bf
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import _bruteforce as bf
 from numerics import Scenario, baseline, goodput, solve_heterogeneous, solve_homogeneous
 
 EXACT = 1e-12

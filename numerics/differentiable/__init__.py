@@ -1,4 +1,4 @@
-"""Differentiable Multi-SPIN model in JAX (MODEL.md section 5, "a JAX module (float64)").
+"""Differentiable Multi-SPIN model in JAX (docs/model.md section 5, "a JAX module (float64)").
 
 Float64. This package computes in float64 but does not change JAX's global configuration
 when imported. Enable 64-bit arrays yourself, before calling it, either for the whole
@@ -60,6 +60,7 @@ Examples
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING, Any
 
 import jax
 
@@ -88,7 +89,7 @@ BRANCH_POINT = _lambertw.BRANCH_POINT
 
 def require_float64() -> None:
     """Raise ``RuntimeError`` unless JAX's ``jax_enable_x64`` is on (globally or in ``jax.enable_x64(True)``)."""
-    if not jax.config.jax_enable_x64:
+    if not jax.config.jax_enable_x64:  # type: ignore[attr-defined]  # JAX declares its flags at run time
         raise RuntimeError(
             "numerics.differentiable computes in float64, but jax_enable_x64 is False: call "
             "jax.config.update('jax_enable_x64', True) (or set JAX_ENABLE_X64=1) before using it, "
@@ -122,6 +123,12 @@ _PUBLIC = {
     _ascent: ["project_simplex", "projected_gradient", "minimax_latency_descent", "inner_objective",
               "inner_ascent", "full_objective", "full_ascent"],
 }
+
+if TYPE_CHECKING:
+    # The public functions of _PUBLIC are added to this module by the loop below, at import: the
+    # type checker cannot see them, so it types them as Any here (no effect at run time).
+    def __getattr__(name: str) -> Any: ...
+
 
 for _mod, _names in _PUBLIC.items():
     for _name in _names:

@@ -1,6 +1,6 @@
 """Equal-finishing-time allocation and the homogeneous regime in JAX (H1-H4, D7), implicit.
 
-For draft lengths L_k the band minimising the makespan max_k L_k h_k(beta_k) is (MODEL.md H2,
+For draft lengths L_k the band minimising the makespan max_k L_k h_k(beta_k) is (docs/model.md H2,
 D7; symbolic source :mod:`theory.homogeneous`)
 
     beta_k(T) = r_k^{-1}( s_k L_k / (T - L_k t_k) ),     sum_k beta_k(T) = 1,
@@ -164,7 +164,7 @@ def equal_finish(params: Params, L):
     Notes
     -----
     Invariant: sum_k beta_k(T*) - 1 == 0 (``optimality_fun`` of the custom root). Source:
-    MODEL.md H2 (L_k = 1) and D7.
+    docs/model.md H2 (L_k = 1) and D7.
     """
     L = jnp.broadcast_to(jnp.asarray(L, dtype=jnp.float64), params.t.shape)
     need = (params.s > 0) & (L > 0)
@@ -198,7 +198,7 @@ def equal_finish(params: Params, L):
 
 
 def h2_allocation(params: Params):
-    """H2: (theta*, beta*), the per-token makespan and the band that equalises h_k (MODEL.md H2).
+    """H2: (theta*, beta*), the per-token makespan and the band that equalises h_k (docs/model.md H2).
 
     Examples
     --------
@@ -215,7 +215,7 @@ def h2_allocation(params: Params):
 
 
 def homogeneous_goodput(params: Params, L):
-    """G_H(L) = sum_k A_k(L) / (L theta* + T_v + T_o) at the H2 band (MODEL.md H1, H4).
+    """G_H(L) = sum_k A_k(L) / (L theta* + T_v + T_o) at the H2 band (docs/model.md H1, H4).
 
     L is a scalar (real allowed); differentiable in ``params`` (theta* implicitly) and in L.
     A is smooth (i.i.d. alpha) or piecewise linear (a profile); v1 >= 0, either batching.
@@ -257,7 +257,7 @@ def _homogeneous_parts(params: Params):
 
 
 def homogeneous_optimum(params: Params) -> HomogeneousOptimum:
-    r"""The homogeneous optimum (MODEL.md H1-H4) for every scenario, differentiable in ``params``.
+    r"""The homogeneous optimum (docs/model.md H1-H4) for every scenario, differentiable in ``params``.
 
     With c0 = v0 + v1 K + T_o and c1 = theta* + v1 K, G_H(L) = N(L) / (c0 + c1 L),
     N(L) = sum_k A_k(L). The continuous maximiser over [1, max_draft] is the root of the

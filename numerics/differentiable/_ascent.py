@@ -168,12 +168,12 @@ def full_ascent(params: Params, beta0, x0, z0, n_steps: int = 4000, move_tau: bo
 
         def gain(yn, eta):
             d = jax.tree_util.tree_map(lambda a, b: a - b, yn, y)
-            lin = sum(jnp.sum(gi * di) for gi, di in zip(g, d))
+            lin = sum(jnp.sum(gi * di) for gi, di in zip(g, d, strict=True))
             sq = sum(jnp.sum(di * di) for di in d)
             return f(yn), fy + lin - sq / (2.0 * eta)
 
         def cond(c):
-            eta, yn, fn, bound, k = c
+            _eta, _yn, fn, bound, k = c
             return (fn < bound) & (k < 60)
 
         def shrink(c):

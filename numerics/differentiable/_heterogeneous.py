@@ -1,4 +1,4 @@
-r"""The continuous heterogeneous optimum in JAX for every scenario (MODEL.md D1-D6), differentiable.
+r"""The continuous heterogeneous optimum in JAX for every scenario (docs/model.md D1-D6), differentiable.
 
 .. math::
 
@@ -596,7 +596,7 @@ def heterogeneous_optimum(params: Params) -> HeterogeneousOptimum:
     Notes
     -----
     Agrees with ``numerics.solve_heterogeneous(s, integer=False)`` (tests/test_differentiable.py).
-    Source: MODEL.md D1-D6 (docs/model.md).
+    Source: docs/model.md D1-D6.
     """
     return _assemble_jit(params, _forward_jit(jax.lax.stop_gradient(params)))
 
@@ -625,7 +625,7 @@ def _check_d3(params: Params) -> None:
 def d3_shares(params: Params, tau, lam):
     """D3 closed form (linear rate, i.i.d. alpha, mu = 0): (beta_k(lambda), L_k(lambda)) at deadline tau, cap max_draft.
 
-    See :func:`numerics.differentiable._inner.d3_shares` for the formula (MODEL.md D3). Users
+    See :func:`numerics.differentiable._inner.d3_shares` for the formula (docs/model.md D3). Users
     with s_k = 0 get beta = 0 and L = min(L_max, tau / t_k); users with alpha_k = 0 get 0.
 
     Raises
@@ -654,7 +654,7 @@ def inner_allocation(params: Params, tau, price=0.0, cap=None):
     """The inner optimum at deadline tau: (lambda, beta, L), every scenario, implicit in lambda and beta.
 
     maximises sum_k (A_k(L_k) - price L_k) over the band at drafting deadline tau with caps
-    min(cap, stop-short length) (MODEL.md D2, D3, D6). ``cap`` defaults to max_draft.
+    min(cap, stop-short length) (docs/model.md D2, D3, D6). ``cap`` defaults to max_draft.
     Invariant: sum(beta) == 1 unless every user reaches its cap with band to spare (lambda = 0).
     """
     cap = float(params.max_draft) if cap is None else cap
@@ -668,7 +668,7 @@ def d3_allocation(params: Params, tau):
 
 
 def inner_value(params: Params, tau):
-    """F(tau) = max_beta sum_k A_k(min(L_max, tau / h_k(beta_k))) (MODEL.md D2, D3)."""
+    """F(tau) = max_beta sum_k A_k(min(L_max, tau / h_k(beta_k))) (docs/model.md D2, D3)."""
     _, _, L = inner_allocation(params, tau)
     return jnp.sum(tokens(params, L))
 

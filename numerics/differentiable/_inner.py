@@ -197,12 +197,12 @@ def stage(p: Params, tau, mu, cap) -> Stage:
 
 # ------------------------------------------------------------------ D3 closed form (linear, smooth, mu = 0)
 def d3_shares(p: Params, tau, lam, ell):
-    """D3: the linear-rate share and draft length at (tau, lambda) with mu = 0 and caps ell (MODEL.md D3).
+    """D3: the linear-rate share and draft length at (tau, lambda) with mu = 0 and caps ell (docs/model.md D3).
 
     With a = -ln(alpha), mu = (1/2) ln(lambda (1 - alpha) s / (a tau B eta alpha)),
     eps = 2 t / (tau a), x = eps W_0(exp(mu + 1/eps - ln eps)) (the upload fraction of h),
     delta = -mu + ln x (x > 1/2) or 1/eps - W_0(...) (x <= 1/2); L = min(ell, 2 delta / a),
-    beta = s L / (B eta (tau - t L)); delta <= 0 means beta = 0 (the max(0, .) of MODEL.md);
+    beta = s L / (B eta (tau - t L)); delta <= 0 means beta = 0 (the max(0, .) of docs/model.md);
     t = 0 gives x = 1, delta = -mu. W_0(e^l) is :func:`lambertw_exp` (no overflow).
     Users without upload get L = min(ell, tau / t), users with alpha = 0 get 0.
     """

@@ -1,7 +1,7 @@
 """Real Lambert-W in JAX, both real branches, with a custom JVP (JAX has none).
 
 W_b(x) solves w e^w = x on branch b: W_0 on [-1/e, inf) with values in [-1, inf), W_{-1} on
-[-1/e, 0) with values in (-inf, -1]. Used by the Shannon-rate inverse (MODEL.md section 2),
+[-1/e, 0) with values in (-inf, -1]. Used by the Shannon-rate inverse (docs/model.md section 2),
 the H2 and D3 closed forms.
 
 Evaluation (float64):
@@ -204,7 +204,7 @@ def lambertw(x, branch: int = 0):
     Custom JVP :math:`W'(x) = W / (x (1 + W))`, evaluated as 1 at x = 0 (W_0) and as
     +inf (W_0) / -inf (W_{-1}) at the branch point (never NaN). Accuracy against mpmath:
     ``tests/test_differentiable.py``. Source of the identity: :mod:`theory.channel` (the
-    Shannon inverse) and MODEL.md H2, H4, D3.
+    Shannon inverse) and docs/model.md H2, H4, D3.
 
     Raises
     ------

@@ -1,4 +1,4 @@
-"""The Multi-SPIN model as pure JAX functions of a parameter pytree (MODEL.md section 2).
+"""The Multi-SPIN model as pure JAX functions of a parameter pytree (docs/model.md section 2).
 
     r_k(beta)  = beta B eta_k                     (linear)
                = beta B log2(1 + rho_k / beta)     (shannon)
@@ -149,8 +149,9 @@ def stack_scenarios(scenarios) -> Params:
         if key != key0:
             raise ValueError(f"scenarios[{i}] differs from scenarios[0] in (K, rate_model, batching, max_draft, "
                              f"positional): {key} vs {key0}")
+    per_field = zip(*(_scenario_arrays(sc).values() for sc in scenarios), strict=True)
     cols = {k: np.stack([np.asarray(v, dtype=np.float64) for v in col])
-            for k, col in zip(_FIELDS, zip(*(_scenario_arrays(sc).values() for sc in scenarios)))}
+            for k, col in zip(_FIELDS, per_field, strict=True)}
     _, model, batching, max_draft, _ = key0
     return Params(**{k: jnp.asarray(v) for k, v in cols.items()}, rate_model=model, batching=batching,
                   max_draft=max_draft)
@@ -179,7 +180,7 @@ def stack_params(params: list[Params]) -> Params:
                 f"{key} vs {key0}"
             )
     leaves = [jax.tree_util.tree_leaves(p) for p in params]
-    stacked = [jnp.asarray(np.stack([np.asarray(x) for x in col])) for col in zip(*leaves)]
+    stacked = [jnp.asarray(np.stack([np.asarray(x) for x in col])) for col in zip(*leaves, strict=True)]
     return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(ref), stacked)
 
 

@@ -1,7 +1,7 @@
 """Tokens per round A(alpha, L) in JAX with a custom JVP that stays accurate at the edges.
 
 With y = -log(alpha) >= 0 and g = (1 - alpha^L) / (1 - alpha) = expm1(-L y) / expm1(-y)
-(MODEL.md section 2; symbolic source :func:`theory.tokens.expected_tokens`):
+(docs/model.md section 2; symbolic source :func:`theory.tokens.expected_tokens`):
 
     A         = 1 + alpha g
     dA/dL     = -alpha^(L+1) log(alpha) / (1 - alpha)  = alpha e^{-L y} y / (-expm1(-y))
@@ -66,7 +66,7 @@ def _prep(alpha, L):
 
 @jax.jit
 def _tokens(alpha, L):
-    alpha, L, zero, one, y, g = _prep(alpha, L)
+    alpha, L, _zero, _one, _y, g = _prep(alpha, L)
     return 1.0 + alpha * g
 
 
@@ -82,7 +82,7 @@ def marginal_tokens(alpha, L):
     >>> round(float(marginal_tokens(0.5, 0.0)), 12)
     0.69314718056
     """
-    alpha, L, zero, one, y, g = _prep(alpha, L)
+    alpha, L, zero, one, y, _g = _prep(alpha, L)
     val = alpha * jnp.exp(-L * y) * y / (-jnp.expm1(-y))  # alpha^(L+1) as alpha e^{-L y}
     return jnp.where(zero, 0.0, jnp.where(one, 1.0, val))
 
@@ -120,7 +120,7 @@ def expected_tokens(alpha, L):
     -----
     Custom JVP with the stable partial derivatives of the module docstring (accurate for
     alpha within 1e-12 of 0 or 1 and L in the thousands; no NaN at alpha = 0, 1 or L = 0).
-    Symbolic source: :func:`theory.tokens.expected_tokens` (MODEL.md section 2). Inputs are
+    Symbolic source: :func:`theory.tokens.expected_tokens` (docs/model.md section 2). Inputs are
     not validated (traced code): outside the domain the result is unspecified.
 
     Examples
@@ -148,7 +148,7 @@ def profile_slopes(alpha):
     A(j) - A(j-1)) and S of shape (..., M + 1) (S[..., 0] = 0, A(j) = 1 + S[..., j]).
     """
     c = jnp.cumprod(alpha, axis=-1)
-    S = jnp.concatenate([jnp.zeros(c.shape[:-1] + (1,), c.dtype), jnp.cumsum(c, axis=-1)], axis=-1)
+    S = jnp.concatenate([jnp.zeros((*c.shape[:-1], 1), c.dtype), jnp.cumsum(c, axis=-1)], axis=-1)
     return c, S
 
 
@@ -162,7 +162,7 @@ def expected_tokens_profile(alpha, L):
 
     .. math:: A(L) = 1 + S_l + (L - l)\, c_{l+1}, \qquad l = \lceil L \rceil - 1
 
-    (MODEL.md section 2; the continuous relaxation of :func:`numerics.tokens.expected_tokens_positional`).
+    (docs/model.md section 2; the continuous relaxation of :func:`numerics.tokens.expected_tokens_positional`).
 
     Parameters
     ----------

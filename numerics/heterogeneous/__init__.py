@@ -31,6 +31,8 @@ All roots go through :mod:`numerics.roots`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..allocation import equal_finish_allocation
@@ -140,7 +142,7 @@ def solve_heterogeneous(scenario: Scenario, integer: bool = True) -> Solution:
     caps = users.useful_caps(g0, c, v1, batching)
     users.cap = caps
     L_hom = float(hom.draft_lengths[0]) if K else 0.0
-    mult = {"effective_cap": float(np.max(caps)) if K else 0.0}
+    mult: dict[str, Any] = {"effective_cap": float(np.max(caps)) if K else 0.0}
     sr = Search(users, caps, v0, v1, To, batching)
     if integer and n_vectors(caps) <= ENUM_LIMIT:
         # exact: every vector; the optimum is its own certificate (no relaxation needed)

@@ -261,7 +261,7 @@ def certify(u: Users, caps: np.ndarray, c: float, mu, P: float, w: float, n_max:
         best = min(best, ratio_sup(lines, c, P, w, n_max))
         if not best <= value * (1.0 + _TIGHT):
             inn = Inner(u, tau, mu, caps)
-            tried: dict[float, tuple[float, float]] = {}
+            tried = {}
 
             def line(lam_x: float) -> tuple[float, float]:
                 if lam_x not in tried:

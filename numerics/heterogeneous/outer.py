@@ -32,6 +32,7 @@ bracket ends, and the linearised line through tau = 0).
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -60,7 +61,8 @@ class Relaxation:
     passes: int              # vectorised passes over the users
     evaluations: int         # inner problems solved (deadlines tried)
     beta: np.ndarray | None = None  # the shares of the lengths L at the deadline tau
-    prices: tuple = ()       # (mu, P, w, n_max) of the certificate (plain and ragged batching)
+    # (mu, P, w, n_max) of the certificate (plain and ragged batching); () for padded batching
+    prices: tuple[float, float, float, float] | tuple[()] = ()
 
 
 @dataclasses.dataclass
@@ -69,6 +71,8 @@ class Point:
     resp: Response
     inner: Inner
     g: float                       # N / D at this point
+    mu: float = 0.0                # the token price of its inner problem (set by the searches)
+    g_final: float = math.nan      # the search's last ratio g (set at its end)
 
 
 class Problem:
@@ -265,6 +269,7 @@ def dinkelbach(pb: Problem, caps, c: float, v1r: float, g0: float) -> tuple[Poin
         if not pt.g > g * (1.0 + 4 * _EPS):
             break
         g = pt.g
+    assert best is not None  # the loop runs at least once
     best.g_final = g
     return best, g
 
@@ -323,6 +328,7 @@ def relax(users: Users, caps: np.ndarray, v0: float, v1: float, overhead: float,
         # any nu >= 0 prices the caps L_k <= m; at an interior optimum sum nu = g v1 K. Tried: the
         # envelope's nu, and g v1 K spread over the users held at m by their marginal value
         # (where the envelope cannot split a user held by both the cap and the deadline)
+        assert m is not None  # padded batching always has its common cap
         n_max = float(np.max(caps)) if caps.size else 0.0
         r = pt.resp
         held = (r.L >= m * (1.0 - 1e-6)) & users.active & (caps > 0) if m and pt.tau > 0 else users.active & (caps > 0)
@@ -359,7 +365,7 @@ def relax(users: Users, caps: np.ndarray, v0: float, v1: float, overhead: float,
             pb.passes += passes
             ub = min(ub, b)
     value = pt.g
-    prices = ()
+    prices: tuple[float, float, float, float] | tuple[()] = ()
     if mode != "padded":
         prices = (pt.g * v1 if mode == "dinkelbach" else 0.0, float(pt.g * v1) if mode == "dinkelbach" else 0.0,
                   v1 if mode == "dinkelbach" else 0.0, float(np.sum(caps)) if mode == "dinkelbach" else 0.0)

@@ -129,7 +129,7 @@ def cap_search(pb: Problem, g: float, m_guess: float | None) -> tuple[Point, flo
 def padded_nested(pb: Problem, g0: float, m_guess: float | None) -> tuple[Point, float, float]:
     """Padded batching, v1 > 0 (module docstring): Dinkelbach over g around :func:`cap_search`."""
     g = g0
-    best = None
+    best: tuple[Point, float] | None = None
     m = m_guess
     for _ in range(100):
         pt, m_new = cap_search(pb, g, m)
@@ -141,6 +141,7 @@ def padded_nested(pb: Problem, g0: float, m_guess: float | None) -> tuple[Point,
         if not pt.g > g * (1.0 + 4 * _EPS):
             break
         g, m = pt.g, m_new
+    assert best is not None  # the loop runs at least once
     pt, m = best
     pt.g_final = g
     return pt, g, m

@@ -22,6 +22,7 @@ from ..roots import NOT_BRACKETED, last_true, newton
 
 if TYPE_CHECKING:
     from .inner import Response
+    from .users import Users
 
 __all__ = ["ResponseParts"]
 
@@ -29,6 +30,22 @@ __all__ = ["ResponseParts"]
 class ResponseParts:
     """Methods of :class:`.inner.Inner` (they use its attributes: u, up, tau, mu, mu_up, cap,
     Ltop, ln_bL0, warm_J, warm_beta, passes)."""
+
+    # Inner's attributes used here, declared for the type checker (annotations only: no value)
+    u: Users
+    up: np.ndarray
+    tau: float
+    mu: np.ndarray
+    mu_up: np.ndarray
+    cap: np.ndarray
+    Ltop: np.ndarray
+    ln_bL0: np.ndarray
+    warm_J: np.ndarray | None
+    warm_beta: np.ndarray | None
+    passes: int
+    # set by _piecewise: each user's last segment, and the Shannon users solved inside one
+    J_last: np.ndarray
+    beta_interior: tuple[np.ndarray, np.ndarray] | None
 
     def _ln_bL(self, L, sel):
         return self.u.share_terms(L, self.tau, self.up[sel], order=1)["ln_bL"]
