@@ -15,11 +15,13 @@ Search (:func:`integer_search`):
 
 - ``'enumeration'``: every vector when prod_k (ell_k + 1) <= :data:`ENUM_LIMIT` (ell_k the
   effective caps of :meth:`.users.Users.useful_caps`; 3 users with 41 lengths are 68,921 vectors).
-- ``'local-search'`` otherwise. Candidates: the relaxation's lengths rounded down and to
-  nearest, the Lagrangian rounding (each user's best integer length at the relaxation's deadline
+- ``'local-search'`` otherwise. Candidates: the relaxation's lengths rounded (down, up, to
+  nearest, at thresholds 1/4 and 3/4, and scaled by 0.9..1.1 then to nearest), the Lagrangian rounding (each user's best integer length at the relaxation's deadline
   and band price), a greedy fill of the band left by rounding down (increments by tokens per
-  unit of band, as in a knapsack), the homogeneous optimum and the equal-band optimum. The best
-  is improved by moves of one user (+-1) and of two users (one +1, one -1) until none improves:
+  unit of band, as in a knapsack), the homogeneous optimum and drafting nothing. The best few
+  (:data:`_SEEDS_DENSE`, :data:`_SEEDS_SCREEN`) are each improved, the best result kept, by moves
+  of one user (+-1), of two users (one +1, one -1) and uniform shifts (every user, or every drafting
+  user, +-1 at once: G is not concave along single coordinates, the round time being shared) until none improves:
   for small systems every move is evaluated exactly; for large ones every move is first bounded
   (below) and only the moves whose bound does not rule them out are evaluated exactly, so the
   answer is provably locally optimal (:func:`_screen`). The answer never depends on max_draft
@@ -177,6 +179,11 @@ def lagrangian_rounding(sr: Search, L_rel: np.ndarray, tau: float, lam: float, m
 
 
 # ------------------------------------------------------------------------------ local search
+#: seeds improved by a whole local search each (the best candidates by goodput), dense / screened
+_SEEDS_DENSE = 4
+_SEEDS_SCREEN = 2
+
+
 def _moves_dense(L: np.ndarray, caps: np.ndarray, var: np.ndarray) -> np.ndarray:
     """Every +-1 move and every pair move (i +1, j -1) of the users ``var``."""
     rows = []
@@ -203,8 +210,21 @@ def _moves_dense(L: np.ndarray, caps: np.ndarray, var: np.ndarray) -> np.ndarray
     return np.array(rows) if rows else np.zeros((0, L.size))
 
 
-def local_search(sr: Search, L: np.ndarray, G: float, max_rounds: int = 10_000) -> tuple[np.ndarray, float, bool]:
-    """Best-improvement local search over +-1 and pair moves; returns (L, G, certified)."""
+def uniform_shifts(L: np.ndarray, caps: np.ndarray) -> np.ndarray:
+    """The uniform shifts of L: +1 to every user below its cap, +1 to every drafting user below its
+    cap, -1 to every drafting user (distinct rows, L itself excluded).
+
+    The round time is shared, so G is not concave along single coordinates: lengthening every
+    draft at once can pay where no single or pair move does (the shared makespan and fixed costs
+    are spread over more tokens)."""
+    var = caps > 0
+    rows = [L + (var & (L < caps)), L + (var & (L > 0) & (L < caps)), L - (L > 0)]
+    M = np.unique(np.array(rows, dtype=np.float64), axis=0)
+    return M[np.any(M != L, axis=1)]
+
+
+def _neighbourhood_search(sr: Search, L: np.ndarray, G: float, max_rounds: int) -> tuple[np.ndarray, float, bool]:
+    """Best-improvement local search over +-1 and pair moves only: (L, G, certified)."""
     var = np.flatnonzero(sr.caps > 0)
     if var.size <= _DENSE_K:
         for _ in range(max_rounds):
@@ -222,15 +242,45 @@ def local_search(sr: Search, L: np.ndarray, G: float, max_rounds: int = 10_000) 
     return screened_search(sr, L, G, max_rounds)
 
 
+def local_search(sr: Search, L: np.ndarray, G: float, max_rounds: int = 10_000) -> tuple[np.ndarray, float, bool]:
+    """Local search over +-1 moves, pair moves and uniform shifts (:func:`uniform_shifts`):
+    (L, G, certified), certified when no move of the three kinds improves G.
+
+    The +-1 and pair moves are searched to a local optimum (every move evaluated exactly for
+    small systems, screened by bounds for large ones: :func:`.screen.screened_search`), then the
+    uniform shifts are evaluated exactly; an improving shift restarts the search from there."""
+    for _ in range(max_rounds):
+        L, G, certified = _neighbourhood_search(sr, L, G, max_rounds)
+        S = uniform_shifts(L, sr.caps)
+        if S.shape[0] == 0:
+            return L, G, certified
+        Gs = sr.goodput(S)
+        i = int(np.argmax(Gs))
+        if not Gs[i] > G * (1.0 + 4 * _EPS):
+            return L, G, certified
+        L, G = S[i].copy(), float(Gs[i])
+    return L, G, False
+
+
+def rounding_candidates(Lr: np.ndarray, caps: np.ndarray) -> list[np.ndarray]:
+    """Integer vectors near the relaxed lengths Lr: the threshold roundings floor(Lr + theta),
+    theta in {0, 1/4, 1/2, 3/4, 1} (floor, nearest, ceiling and between), and the nearest
+    rounding of Lr scaled by 0.9, 0.95, 1.05 and 1.1 (all clipped to [0, caps])."""
+    out = [np.floor(Lr + th + 1e-9) for th in (0.0, 0.25, 0.5, 0.75)]
+    out.append(np.ceil(Lr - 1e-9))
+    out += [np.round(Lr * f) for f in (0.9, 0.95, 1.05, 1.1)]
+    return [np.clip(c, 0.0, caps) for c in out]
+
+
 def integer_search(sr: Search, relaxation, extra=()) -> tuple[np.ndarray, float, str, bool]:
     """The integer draft lengths (module docstring): (L, G, method, locally-optimal flag)."""
     if n_vectors(sr.caps) <= ENUM_LIMIT:
         L, G = enumerate_best(sr)
         return L, G, "enumeration", True
     caps = sr.caps
-    Lr = np.minimum(relaxation.L, caps)
+    Lr = np.clip(relaxation.L, 0.0, caps)
     mu = (relaxation.ratio or 0.0) * sr.v1 if sr.batching == "ragged" else 0.0
-    cands = [np.floor(Lr + 1e-9), np.minimum(np.round(Lr), caps), np.zeros(sr.K)]
+    cands = rounding_candidates(Lr, caps) + [np.zeros(sr.K)]
     if relaxation.tau > 0:
         lag = lagrangian_rounding(sr, Lr, relaxation.tau, relaxation.lam, mu)
         cands.append(lag)
@@ -241,7 +291,13 @@ def integer_search(sr: Search, relaxation, extra=()) -> tuple[np.ndarray, float,
     cands += [np.minimum(np.asarray(e, dtype=np.float64), caps) for e in extra]
     M = np.unique(np.array(cands), axis=0)
     Gs = sr.goodput(M)
-    i = int(np.argmax(Gs))
-    L, G = M[i].copy(), float(Gs[i])
-    L, G, certified = local_search(sr, L, G)
+    # several seeds, each searched to a local optimum: the neighbourhood is not exact (G is not
+    # concave in L), so the best candidate need not lead to the best local optimum
+    n_seeds = _SEEDS_DENSE if np.count_nonzero(caps > 0) <= _DENSE_K else _SEEDS_SCREEN
+    best = None
+    for i in np.argsort(-Gs, kind="stable")[:n_seeds]:
+        L, G, certified = local_search(sr, M[i].copy(), float(Gs[i]))
+        if best is None or G > best[1]:
+            best = (L, G, certified)
+    L, G, certified = best
     return L, G, "local-search", certified
