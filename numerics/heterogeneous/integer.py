@@ -184,8 +184,8 @@ _SEEDS_DENSE = 4
 _SEEDS_SCREEN = 2
 
 
-def _moves_dense(L: np.ndarray, caps: np.ndarray, var: np.ndarray) -> np.ndarray:
-    """Every +-1 move and every pair move (i +1, j -1) of the users ``var``."""
+def _moves_single(L: np.ndarray, caps: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """Every +-1 move of the users ``var``."""
     rows = []
     for k in var:
         if L[k] < caps[k]:
@@ -196,18 +196,23 @@ def _moves_dense(L: np.ndarray, caps: np.ndarray, var: np.ndarray) -> np.ndarray
             r = L.copy()
             r[k] -= 1
             rows.append(r)
+    return np.array(rows) if rows else np.zeros((0, L.size))
+
+
+def _moves_pair(L: np.ndarray, caps: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """Every pair move (i +1, j -1) of the users ``var``."""
     ups = [k for k in var if L[k] < caps[k]]
     dns = [k for k in var if L[k] > 0]
-    if ups and dns:
-        i, j = np.meshgrid(ups, dns, indexing="ij")
-        i, j = i.ravel(), j.ravel()
-        keep = i != j
-        i, j = i[keep], j[keep]
-        P = np.repeat(L[None, :], i.size, axis=0)
-        P[np.arange(i.size), i] += 1
-        P[np.arange(i.size), j] -= 1
-        rows.extend(P)
-    return np.array(rows) if rows else np.zeros((0, L.size))
+    if not (ups and dns):
+        return np.zeros((0, L.size))
+    i, j = np.meshgrid(ups, dns, indexing="ij")
+    i, j = i.ravel(), j.ravel()
+    keep = i != j
+    i, j = i[keep], j[keep]
+    P = np.repeat(L[None, :], i.size, axis=0)
+    P[np.arange(i.size), i] += 1
+    P[np.arange(i.size), j] -= 1
+    return P
 
 
 def uniform_shifts(L: np.ndarray, caps: np.ndarray) -> np.ndarray:
@@ -223,34 +228,42 @@ def uniform_shifts(L: np.ndarray, caps: np.ndarray) -> np.ndarray:
     return M[np.any(M != L, axis=1)]
 
 
-def _neighbourhood_search(sr: Search, L: np.ndarray, G: float, max_rounds: int) -> tuple[np.ndarray, float, bool]:
-    """Best-improvement local search over +-1 and pair moves only: (L, G, certified)."""
+def _dense_search(sr: Search, L: np.ndarray, G: float, max_rounds: int) -> tuple[np.ndarray, float, bool]:
+    """Every move evaluated exactly: each round the best of the O(K) cheap moves (+-1, uniform
+    shifts) if it improves, else the best of the O(K^2) pair moves; certified when none improves."""
     var = np.flatnonzero(sr.caps > 0)
-    if var.size <= _DENSE_K:
-        for _ in range(max_rounds):
-            M = _moves_dense(L, sr.caps, var)
+    for _ in range(max_rounds):
+        moved = False
+        for moves in (_moves_single, _moves_pair):
+            M = moves(L, sr.caps, var)
+            if moves is _moves_single:
+                M = np.concatenate([M, uniform_shifts(L, sr.caps)])
             if M.shape[0] == 0:
-                return L, G, True
+                continue
             Gs = sr.goodput(M)
             i = int(np.argmax(Gs))
-            if not Gs[i] > G:
-                return L, G, True
-            L, G = M[i].copy(), float(Gs[i])
-        return L, G, False
-    from .screen import screened_search
-
-    return screened_search(sr, L, G, max_rounds)
+            if Gs[i] > G:
+                L, G, moved = M[i].copy(), float(Gs[i]), True
+                break
+        if not moved:
+            return L, G, True
+    return L, G, False
 
 
 def local_search(sr: Search, L: np.ndarray, G: float, max_rounds: int = 10_000) -> tuple[np.ndarray, float, bool]:
     """Local search over +-1 moves, pair moves and uniform shifts (:func:`uniform_shifts`):
     (L, G, certified), certified when no move of the three kinds improves G.
 
-    The +-1 and pair moves are searched to a local optimum (every move evaluated exactly for
-    small systems, screened by bounds for large ones: :func:`.screen.screened_search`), then the
-    uniform shifts are evaluated exactly; an improving shift restarts the search from there."""
+    Small systems (at most :data:`_DENSE_K` users with a positive cap) evaluate every move exactly
+    (:func:`_dense_search`). Large ones search the +-1 and pair moves to a local optimum with
+    certified screening (:func:`.screen.screened_search`), then evaluate the uniform shifts
+    exactly; an improving shift restarts the screened search from there."""
+    if np.count_nonzero(sr.caps > 0) <= _DENSE_K:
+        return _dense_search(sr, L, G, max_rounds)
+    from .screen import screened_search
+
     for _ in range(max_rounds):
-        L, G, certified = _neighbourhood_search(sr, L, G, max_rounds)
+        L, G, certified = screened_search(sr, L, G, max_rounds)
         S = uniform_shifts(L, sr.caps)
         if S.shape[0] == 0:
             return L, G, certified
