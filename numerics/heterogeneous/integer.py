@@ -15,16 +15,19 @@ Search (:func:`integer_search`):
 
 - ``'enumeration'``: every vector when prod_k (ell_k + 1) <= :data:`ENUM_LIMIT` (ell_k the
   effective caps of :meth:`.users.Users.useful_caps`; 3 users with 41 lengths are 68,921 vectors).
-- ``'local-search'`` otherwise. Candidates: the relaxation's lengths rounded (down, up, to
-  nearest, at thresholds 1/4 and 3/4, and scaled by 0.9..1.1 then to nearest), the Lagrangian rounding (each user's best integer length at the relaxation's deadline
-  and band price), a greedy fill of the band left by rounding down (increments by tokens per
-  unit of band, as in a knapsack), the homogeneous optimum and drafting nothing. The best few
-  (:data:`_SEEDS_DENSE`, :data:`_SEEDS_SCREEN`) are each improved, the best result kept, by moves
-  of one user (+-1), of two users (one +1, one -1) and uniform shifts (every user, or every drafting
-  user, +-1 at once: G is not concave along single coordinates, the round time being shared) until none improves:
-  for small systems every move is evaluated exactly; for large ones every move is first bounded
-  (below) and only the moves whose bound does not rule them out are evaluated exactly, so the
-  answer is provably locally optimal (:func:`_screen`). The answer never depends on max_draft
+- ``'local-search'`` otherwise. Candidates (:func:`rounding_candidates` and more): the
+  relaxation's lengths rounded down, up, to nearest, at thresholds 1/4 and 3/4, and scaled by
+  0.9..1.1 then to nearest; the Lagrangian rounding (each user's best integer length at the
+  relaxation's deadline and band price); a greedy fill of the band left by rounding down
+  (increments by tokens per unit of band, as in a knapsack); the homogeneous optimum and
+  drafting nothing. The best few (:data:`_SEEDS_DENSE`, :data:`_SEEDS_SCREEN`) are each
+  improved, the best result kept, by moves of one user (+-1), of two users (one +1, one -1) and
+  uniform shifts (:func:`uniform_shifts`: every user, or every drafting user, +-1 at once; G is
+  not concave along single coordinates, the round time being shared, so one starting point and
+  single moves can stall) until none improves: for small systems every move is evaluated
+  exactly; for large ones every +-1 and pair move is first bounded and only the moves whose bound
+  does not rule them out are evaluated exactly (:func:`.screen.screened_search`), the shifts
+  exactly, so the answer is provably locally optimal. The answer never depends on max_draft
   beyond the effective caps.
 """
 
