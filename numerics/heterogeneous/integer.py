@@ -16,8 +16,8 @@ Search (:func:`integer_search`):
 - ``'enumeration'``: every vector when prod_k (ell_k + 1) <= :data:`ENUM_LIMIT` (ell_k the
   effective caps of :meth:`.users.Users.useful_caps`; 3 users with 41 lengths are 68,921 vectors).
 - ``'local-search'`` otherwise. Candidates (:func:`rounding_candidates` and more): the
-  relaxation's lengths rounded down, up, to nearest, at thresholds 1/4 and 3/4, and scaled by
-  0.9..1.1 then to nearest; the Lagrangian rounding (each user's best integer length at the
+  relaxation's lengths rounded down, up, to nearest, at every threshold of their fractional
+  parts, and scaled by 0.9..1.1 then to nearest; the Lagrangian rounding (each user's best integer length at the
   relaxation's deadline and band price); a greedy fill of the band left by rounding down
   (increments by tokens per unit of band, as in a knapsack); the homogeneous optimum and
   drafting nothing. The best few (:data:`_SEEDS_DENSE`, :data:`_SEEDS_SCREEN`) are each
@@ -278,13 +278,24 @@ def local_search(sr: Search, L: np.ndarray, G: float, max_rounds: int = 10_000) 
     return L, G, False
 
 
+#: threshold roundings tried at most (quantiles of the fractional parts beyond this many)
+_THRESHOLDS = 64
+
+
 def rounding_candidates(Lr: np.ndarray, caps: np.ndarray) -> list[np.ndarray]:
-    """Integer vectors near the relaxed lengths Lr: the threshold roundings floor(Lr + theta),
-    theta in {0, 1/4, 1/2, 3/4, 1} (floor, nearest, ceiling and between), and the nearest
-    rounding of Lr scaled by 0.9, 0.95, 1.05 and 1.1 (all clipped to [0, caps])."""
-    out = [np.floor(Lr + th + 1e-9) for th in (0.0, 0.25, 0.5, 0.75)]
-    out.append(np.ceil(Lr - 1e-9))
-    out += [np.round(Lr * f) for f in (0.9, 0.95, 1.05, 1.1)]
+    """Integer vectors near the relaxed lengths Lr: the threshold roundings (every user whose
+    fractional part is at least f rounded up, the others down), f over the distinct fractional
+    parts (at most :data:`_THRESHOLDS` of them, quantiles beyond), 0 (ceiling) and above 1
+    (floor); and the nearest rounding of Lr scaled by 0.9, 0.95, 1.05 and 1.1 (all clipped to
+    [0, caps])."""
+    fl = np.floor(Lr + 1e-9)
+    frac = np.clip(Lr - fl, 0.0, 1.0)
+    f = np.unique(frac[frac > 1e-9])
+    if f.size > _THRESHOLDS:
+        f = np.unique(np.quantile(f, np.linspace(0.0, 1.0, _THRESHOLDS)))
+    out = [fl, np.ceil(Lr - 1e-9), np.round(Lr)]
+    out += [fl + (frac >= x) for x in f]
+    out += [np.round(Lr * sc) for sc in (0.9, 0.95, 1.05, 1.1)]
     return [np.clip(c, 0.0, caps) for c in out]
 
 
