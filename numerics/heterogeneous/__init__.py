@@ -23,7 +23,8 @@ One module per step (derivations in :mod:`theory.heterogeneous`):
   Lagrangian dual, jointly concave in (tau, L) (D5), and the trivial bound.
 - :mod:`.integer` and :mod:`.screen` integer lengths (D7): for a fixed L the shares equalise
   finishing times; exact enumeration of small systems, else rounding, Lagrangian and greedy
-  candidates and a local search certified locally optimal for every +-1 and pair move.
+  candidates and a local search from the best few, certified locally optimal for every +-1 and
+  pair move and every uniform shift.
 - :mod:`.equal` the equal-band ablation ``equal-heterogeneous`` (exact breakpoint sweep).
 
 All roots go through :mod:`numerics.roots`.
@@ -100,7 +101,8 @@ def solve_heterogeneous(scenario: Scenario, integer: bool = True) -> Solution:
         ``upper_bound``: a
         certified bound on the optimum of the problem solved (the goodput itself when the
         method is exact); ``gap`` = (upper_bound - goodput) / upper_bound; ``method``:
-        'enumeration' (exact), 'local-search' (locally optimal for every +-1 and pair move,
+        'enumeration' (exact), 'local-search' (locally optimal for every +-1 and pair move and
+        every uniform shift of all or all drafting users,
         see ``multipliers['locally_optimal']``) or 'continuous'. ``multipliers``: ``tau`` (the
         drafting deadline: of the continuous optimum, or the makespan of an enumerated one);
         unless enumerated, ``lambda`` (band multiplier of the continuous optimum),

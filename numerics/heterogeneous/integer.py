@@ -15,14 +15,19 @@ Search (:func:`integer_search`):
 
 - ``'enumeration'``: every vector when prod_k (ell_k + 1) <= :data:`ENUM_LIMIT` (ell_k the
   effective caps of :meth:`.users.Users.useful_caps`; 3 users with 41 lengths are 68,921 vectors).
-- ``'local-search'`` otherwise. Candidates: the relaxation's lengths rounded down and to
-  nearest, the Lagrangian rounding (each user's best integer length at the relaxation's deadline
-  and band price), a greedy fill of the band left by rounding down (increments by tokens per
-  unit of band, as in a knapsack), the homogeneous optimum and the equal-band optimum. The best
-  is improved by moves of one user (+-1) and of two users (one +1, one -1) until none improves:
-  for small systems every move is evaluated exactly; for large ones every move is first bounded
-  (below) and only the moves whose bound does not rule them out are evaluated exactly, so the
-  answer is provably locally optimal (:func:`_screen`). The answer never depends on max_draft
+- ``'local-search'`` otherwise. Candidates (:func:`rounding_candidates` and more): the
+  relaxation's lengths rounded down, up, to nearest, at every threshold of their fractional
+  parts, and scaled by 0.9..1.1 then to nearest; the Lagrangian rounding (each user's best integer length at the
+  relaxation's deadline and band price); a greedy fill of the band left by rounding down
+  (increments by tokens per unit of band, as in a knapsack); the homogeneous optimum and
+  drafting nothing. The best few (:data:`_SEEDS_DENSE`, :data:`_SEEDS_SCREEN`) are each
+  improved, the best result kept, by moves of one user (+-1), of two users (one +1, one -1) and
+  uniform shifts (:func:`uniform_shifts`: every user, or every drafting user, +-1 at once; G is
+  not concave along single coordinates, the round time being shared, so one starting point and
+  single moves can stall) until none improves: for small systems every move is evaluated
+  exactly; for large ones every +-1 and pair move is first bounded and only the moves whose bound
+  does not rule them out are evaluated exactly (:func:`.screen.screened_search`), the shifts
+  exactly, so the answer is provably locally optimal. The answer never depends on max_draft
   beyond the effective caps.
 """
 
@@ -177,8 +182,13 @@ def lagrangian_rounding(sr: Search, L_rel: np.ndarray, tau: float, lam: float, m
 
 
 # ------------------------------------------------------------------------------ local search
-def _moves_dense(L: np.ndarray, caps: np.ndarray, var: np.ndarray) -> np.ndarray:
-    """Every +-1 move and every pair move (i +1, j -1) of the users ``var``."""
+#: seeds improved by a whole local search each (the best candidates by goodput), dense / screened
+_SEEDS_DENSE = 4
+_SEEDS_SCREEN = 2
+
+
+def _moves_single(L: np.ndarray, caps: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """Every +-1 move of the users ``var``."""
     rows = []
     for k in var:
         if L[k] < caps[k]:
@@ -189,37 +199,104 @@ def _moves_dense(L: np.ndarray, caps: np.ndarray, var: np.ndarray) -> np.ndarray
             r = L.copy()
             r[k] -= 1
             rows.append(r)
-    ups = [k for k in var if L[k] < caps[k]]
-    dns = [k for k in var if L[k] > 0]
-    if ups and dns:
-        i, j = np.meshgrid(ups, dns, indexing="ij")
-        i, j = i.ravel(), j.ravel()
-        keep = i != j
-        i, j = i[keep], j[keep]
-        P = np.repeat(L[None, :], i.size, axis=0)
-        P[np.arange(i.size), i] += 1
-        P[np.arange(i.size), j] -= 1
-        rows.extend(P)
     return np.array(rows) if rows else np.zeros((0, L.size))
 
 
-def local_search(sr: Search, L: np.ndarray, G: float, max_rounds: int = 10_000) -> tuple[np.ndarray, float, bool]:
-    """Best-improvement local search over +-1 and pair moves; returns (L, G, certified)."""
+def _moves_pair(L: np.ndarray, caps: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """Every pair move (i +1, j -1) of the users ``var``."""
+    ups = [k for k in var if L[k] < caps[k]]
+    dns = [k for k in var if L[k] > 0]
+    if not (ups and dns):
+        return np.zeros((0, L.size))
+    i, j = np.meshgrid(ups, dns, indexing="ij")
+    i, j = i.ravel(), j.ravel()
+    keep = i != j
+    i, j = i[keep], j[keep]
+    P = np.repeat(L[None, :], i.size, axis=0)
+    P[np.arange(i.size), i] += 1
+    P[np.arange(i.size), j] -= 1
+    return P
+
+
+def uniform_shifts(L: np.ndarray, caps: np.ndarray) -> np.ndarray:
+    """The uniform shifts of L: +1 to every user below its cap, +1 to every drafting user below its
+    cap, -1 to every drafting user (distinct rows, L itself excluded).
+
+    The round time is shared, so G is not concave along single coordinates: lengthening every
+    draft at once can pay where no single or pair move does (the shared makespan and fixed costs
+    are spread over more tokens)."""
+    var = caps > 0
+    rows = [L + (var & (L < caps)), L + (var & (L > 0) & (L < caps)), L - (L > 0)]
+    M = np.unique(np.array(rows, dtype=np.float64), axis=0)
+    return M[np.any(M != L, axis=1)]
+
+
+def _dense_search(sr: Search, L: np.ndarray, G: float, max_rounds: int) -> tuple[np.ndarray, float, bool]:
+    """Every move evaluated exactly: each round the best of the O(K) cheap moves (+-1, uniform
+    shifts) if it improves, else the best of the O(K^2) pair moves; certified when none improves."""
     var = np.flatnonzero(sr.caps > 0)
-    if var.size <= _DENSE_K:
-        for _ in range(max_rounds):
-            M = _moves_dense(L, sr.caps, var)
+    for _ in range(max_rounds):
+        moved = False
+        for moves in (_moves_single, _moves_pair):
+            M = moves(L, sr.caps, var)
+            if moves is _moves_single:
+                M = np.concatenate([M, uniform_shifts(L, sr.caps)])
             if M.shape[0] == 0:
-                return L, G, True
+                continue
             Gs = sr.goodput(M)
             i = int(np.argmax(Gs))
-            if not Gs[i] > G:
-                return L, G, True
-            L, G = M[i].copy(), float(Gs[i])
-        return L, G, False
+            if Gs[i] > G:
+                L, G, moved = M[i].copy(), float(Gs[i]), True
+                break
+        if not moved:
+            return L, G, True
+    return L, G, False
+
+
+def local_search(sr: Search, L: np.ndarray, G: float, max_rounds: int = 10_000) -> tuple[np.ndarray, float, bool]:
+    """Local search over +-1 moves, pair moves and uniform shifts (:func:`uniform_shifts`):
+    (L, G, certified), certified when no move of the three kinds improves G.
+
+    Small systems (at most :data:`_DENSE_K` users with a positive cap) evaluate every move exactly
+    (:func:`_dense_search`). Large ones search the +-1 and pair moves to a local optimum with
+    certified screening (:func:`.screen.screened_search`), then evaluate the uniform shifts
+    exactly; an improving shift restarts the screened search from there."""
+    if np.count_nonzero(sr.caps > 0) <= _DENSE_K:
+        return _dense_search(sr, L, G, max_rounds)
     from .screen import screened_search
 
-    return screened_search(sr, L, G, max_rounds)
+    for _ in range(max_rounds):
+        L, G, certified = screened_search(sr, L, G, max_rounds)
+        S = uniform_shifts(L, sr.caps)
+        if S.shape[0] == 0:
+            return L, G, certified
+        Gs = sr.goodput(S)
+        i = int(np.argmax(Gs))
+        if not Gs[i] > G * (1.0 + 4 * _EPS):
+            return L, G, certified
+        L, G = S[i].copy(), float(Gs[i])
+    return L, G, False
+
+
+#: threshold roundings tried at most (quantiles of the fractional parts beyond this many)
+_THRESHOLDS = 64
+
+
+def rounding_candidates(Lr: np.ndarray, caps: np.ndarray) -> list[np.ndarray]:
+    """Integer vectors near the relaxed lengths Lr: the threshold roundings (every user whose
+    fractional part is at least f rounded up, the others down), f over the distinct fractional
+    parts (at most :data:`_THRESHOLDS` of them, quantiles beyond), 0 (ceiling) and above 1
+    (floor); and the nearest rounding of Lr scaled by 0.9, 0.95, 1.05 and 1.1 (all clipped to
+    [0, caps])."""
+    fl = np.floor(Lr + 1e-9)
+    frac = np.clip(Lr - fl, 0.0, 1.0)
+    f = np.unique(frac[frac > 1e-9])
+    if f.size > _THRESHOLDS:
+        f = np.unique(np.quantile(f, np.linspace(0.0, 1.0, _THRESHOLDS)))
+    out = [fl, np.ceil(Lr - 1e-9), np.round(Lr)]
+    out += [fl + (frac >= x) for x in f]
+    out += [np.round(Lr * sc) for sc in (0.9, 0.95, 1.05, 1.1)]
+    return [np.clip(c, 0.0, caps) for c in out]
 
 
 def integer_search(sr: Search, relaxation, extra=()) -> tuple[np.ndarray, float, str, bool]:
@@ -228,9 +305,9 @@ def integer_search(sr: Search, relaxation, extra=()) -> tuple[np.ndarray, float,
         L, G = enumerate_best(sr)
         return L, G, "enumeration", True
     caps = sr.caps
-    Lr = np.minimum(relaxation.L, caps)
+    Lr = np.clip(relaxation.L, 0.0, caps)
     mu = (relaxation.ratio or 0.0) * sr.v1 if sr.batching == "ragged" else 0.0
-    cands = [np.floor(Lr + 1e-9), np.minimum(np.round(Lr), caps), np.zeros(sr.K)]
+    cands = rounding_candidates(Lr, caps) + [np.zeros(sr.K)]
     if relaxation.tau > 0:
         lag = lagrangian_rounding(sr, Lr, relaxation.tau, relaxation.lam, mu)
         cands.append(lag)
@@ -241,7 +318,13 @@ def integer_search(sr: Search, relaxation, extra=()) -> tuple[np.ndarray, float,
     cands += [np.minimum(np.asarray(e, dtype=np.float64), caps) for e in extra]
     M = np.unique(np.array(cands), axis=0)
     Gs = sr.goodput(M)
-    i = int(np.argmax(Gs))
-    L, G = M[i].copy(), float(Gs[i])
-    L, G, certified = local_search(sr, L, G)
+    # several seeds, each searched to a local optimum: the neighbourhood is not exact (G is not
+    # concave in L), so the best candidate need not lead to the best local optimum
+    n_seeds = _SEEDS_DENSE if np.count_nonzero(caps > 0) <= _DENSE_K else _SEEDS_SCREEN
+    best = None
+    for i in np.argsort(-Gs, kind="stable")[:n_seeds]:
+        L, G, certified = local_search(sr, M[i].copy(), float(Gs[i]))
+        if best is None or G > best[1]:
+            best = (L, G, certified)
+    L, G, certified = best
     return L, G, "local-search", certified
