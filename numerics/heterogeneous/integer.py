@@ -307,7 +307,7 @@ def integer_search(sr: Search, relaxation, extra=()) -> tuple[np.ndarray, float,
     caps = sr.caps
     Lr = np.clip(relaxation.L, 0.0, caps)
     mu = (relaxation.ratio or 0.0) * sr.v1 if sr.batching == "ragged" else 0.0
-    cands = rounding_candidates(Lr, caps) + [np.zeros(sr.K)]
+    cands = [*rounding_candidates(Lr, caps), np.zeros(sr.K)]
     if relaxation.tau > 0:
         lag = lagrangian_rounding(sr, Lr, relaxation.tau, relaxation.lam, mu)
         cands.append(lag)
@@ -326,5 +326,6 @@ def integer_search(sr: Search, relaxation, extra=()) -> tuple[np.ndarray, float,
         L, G, certified = local_search(sr, M[i].copy(), float(Gs[i]))
         if best is None or G > best[1]:
             best = (L, G, certified)
+    assert best is not None  # n_seeds >= 1 and there is at least one candidate (L = 0)
     L, G, certified = best
     return L, G, "local-search", certified
